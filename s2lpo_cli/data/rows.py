@@ -1,0 +1,72 @@
+"""Question/answer rows from jsonl or parquet files, with errors that name the file and line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from s2lpo_cli.errors import UserError
+
+
+@dataclass(frozen=True)
+class Row:
+    """One problem. `answer` is the gold answer as raw LaTeX (no $ or \\boxed{})."""
+
+    id: str
+    question: str
+    answer: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prompt_id(self) -> str:
+        return prompt_id(self.question)
+
+
+def prompt_id(question: str) -> str:
+    """A stable id of a question: its content hash, not a row number."""
+    return hashlib.sha256(question.strip().encode()).hexdigest()[:16]
+
+
+def _row(obj: Any, where: str, index: int) -> Row:
+    if not isinstance(obj, dict):
+        raise UserError(f"{where}: expected a JSON object with 'question' and 'answer', got {type(obj).__name__}")
+    missing = [k for k in ("question", "answer") if k not in obj or obj[k] is None]
+    if missing:
+        raise UserError(f"{where}: missing field(s) {', '.join(repr(m) for m in missing)} (every row needs 'question' and 'answer')")
+    extra = {k: v for k, v in obj.items() if k not in ("id", "question", "answer")}
+    rid = obj.get("id", obj.get("unique_id", index))
+    return Row(id=str(rid), question=str(obj["question"]), answer=str(obj["answer"]), extra=extra)
+
+
+def read_rows(path: str | Path, limit: int | None = None) -> list[Row]:
+    """Read a .jsonl or .parquet file of rows with `question` and `answer` (`id` optional)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        rows = []
+        for i, obj in enumerate(pq.read_table(path).to_pylist()):
+            rows.append(_row(obj, f"{path}: row {i + 1}", i))
+            if limit and len(rows) >= limit:
+                break
+        return rows
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            rows.append(_row(obj, f"{path}:{lineno}", lineno - 1))
+            if limit and len(rows) >= limit:
+                break
+    if not rows:
+        raise UserError(f"{path}: holds no rows")
+    return rows
