@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
 STAMP   := $(VENV)/.installed
 
-.PHONY: install install-gpu test test-fast lint demo reproduce-toy bench clean
+.PHONY: install install-gpu test test-fast lint readme demo reproduce-toy bench clean
 
 install: $(STAMP)
 
@@ -30,6 +30,9 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check s2lpo_cli tests bench
+
+readme: install
+	$(BIN)/python scripts/update_readme_reference.py
 
 demo: install
 	$(BIN)/python scripts/demo.py

@@ -388,7 +388,7 @@ def field_reference() -> str:
             default = "required" if info.is_required() else (
                 repr(info.default_factory()) if info.default_factory else repr(info.default)
             )
-            type_name = str(ann).replace("typing.", "").replace("<class '", "").replace("'>", "")
+            type_name = str(ann).replace("typing.", "").replace("<class '", "").replace("'>", "").replace("|", "\\|")
             desc = (info.description or "").replace("|", "\\|")
             rows.append(f"| `{prefix}{name}` | `{type_name}` | `{default}` | {desc} |")
 

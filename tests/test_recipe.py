@@ -118,3 +118,13 @@ def test_field_reference_covers_every_field():
     for name in ("models.explorer", "schedule.anneal_steps", "optim.kl.coef", "off_policy.correction", "engine.overrides"):
         assert f"`{name}`" in ref
     assert Recipe.model_json_schema()["title"] == "Recipe"
+
+
+def test_readme_field_reference_is_up_to_date():
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "update_readme_reference.py"
+    proc = subprocess.run([sys.executable, str(script), "--check"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,96 @@
+"""The numbers of a report, as one JSON-ready dict (written as report.json; tables and plots read it too)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from s2lpo_cli.reporting.eval_results import BenchResult
+from s2lpo_cli.reporting.runs import Run
+from s2lpo_cli.reporting.training_log import TrainingLog
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def training_summary(log: TrainingLog) -> dict[str, Any]:
+    recipe = log.recipe or {}
+    schedule, rollout = recipe.get("schedule") or {}, recipe.get("rollout") or {}
+    rewarded = [s for s in log.steps if s.reward_mean is not None]
+    best = max(rewarded, key=lambda s: s.reward_mean, default=None)
+    tokens = [s.target_tokens for s in log.steps if s.target_tokens is not None]
+    return {
+        "status": log.status,
+        "complete": log.complete,
+        "steps_done": log.steps[-1].step if log.steps else 0,
+        "total_steps": log.total_steps,
+        "anneal_steps": schedule.get("anneal_steps"),
+        "group_size": rollout.get("group_size"),
+        "mode": schedule.get("mode"),
+        "target": (recipe.get("models") or {}).get("target"),
+        "explorer": (recipe.get("models") or {}).get("explorer"),
+        "final_reward": rewarded[-1].reward_mean if rewarded else None,
+        "best_reward": best.reward_mean if best else None,
+        "best_step": best.step if best else None,
+        "target_tokens": sum(tokens) if tokens else None,
+        "train_time_s": sum(s.step_time_s for s in log.steps if s.step_time_s is not None) or None,
+        "steps": [asdict(s) for s in log.steps],
+        "planned": [asdict(p) for p in log.planned],
+    }
+
+
+def _bench_row(result: BenchResult | None, base: BenchResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    k = result.max_k
+    base_k = base.pass_at.get(k) if base is not None and k is not None else None
+    return {
+        "model": result.model,
+        "n_questions": result.n_questions,
+        "k": k,
+        "pass@1": result.pass1,
+        "pass@k": result.pass_k,
+        "accuracy": result.accuracy,
+        "mean_length": result.mean_length,
+        "truncated_rate": result.truncated_rate,
+        "timeouts": result.timeouts,
+        "pass_at": {str(k): v for k, v in result.pass_at.items()},
+        "delta_pass@1": _diff(result.pass1, base.pass1 if base else None),
+        "delta_pass@k": _diff(result.pass_k, base_k),
+        "delta_accuracy": _diff(result.accuracy, base.accuracy if base else None),
+        "source": str(result.source),
+    }
+
+
+def benchmark_names(runs: list[Run]) -> list[str]:
+    names: list[str] = []
+    for run in runs:
+        for name in (run.evals.benchmarks if run.evals else {}):
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def build_report_data(runs: list[Run], baseline: Run) -> dict[str, Any]:
+    """Everything the report shows; a benchmark one run lacks and others have is listed as missing."""
+    benches = benchmark_names(runs)
+    base_results = baseline.evals.benchmarks if baseline.evals else {}
+    out_runs = []
+    for run in runs:
+        results = run.evals.benchmarks if run.evals else {}
+        missing = [b for b in benches if b not in results]
+        notes = list(run.notes)
+        in_progress = run.evals.in_progress if run.evals else []
+        notes.extend(f"{b}: not evaluated (other runs have it)" for b in missing if b not in in_progress)
+        out_runs.append(
+            {
+                "name": run.name,
+                "path": str(run.path),
+                "training": training_summary(run.training) if run.training else None,
+                "benchmarks": {b: _bench_row(results.get(b), base_results.get(b)) for b in benches},
+                "missing_benchmarks": missing,
+                "notes": notes,
+            }
+        )
+    return {"baseline": baseline.name, "benchmarks": benches, "runs": out_runs}
