@@ -15,3 +15,31 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "aime24.jsonl").is_file():
         pytest.skip(f"benchmark data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def random_lm_dir(tmp_path_factory) -> Path:
+    """A randomly initialised tiny Qwen3 model with a tiny tokenizer: untrained, for engine mechanics."""
+    from s2lpo_cli.tiny.models import EXPLORER_SIZE, new_model
+    from s2lpo_cli.tiny.tokenizer import train_tokenizer
+
+    path = tmp_path_factory.mktemp("random_lm")
+    tokenizer = train_tokenizer(["What is 12 + 7? \\boxed{19}", "Solve 3x + 2 = 11 for x. x = 3"])
+    new_model(EXPLORER_SIZE, tokenizer, seed=0).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> Path:
+    """The warmed-up tiny pair (`s2lpo tiny init --quick` layout: explorer/, target/, data/, build.json).
+
+    Built once per test session; set S2LPO_TINY_CACHE to a folder to reuse one build across sessions
+    (rebuilt automatically when the tiny package's code changes).
+    """
+    import os
+
+    from s2lpo_cli.tiny.build import ensure_tiny
+
+    cache = os.environ.get("S2LPO_TINY_CACHE")
+    return ensure_tiny(Path(cache) if cache else tmp_path_factory.mktemp("tiny_models"), profile="quick")

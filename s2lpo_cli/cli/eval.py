@@ -1,10 +1,173 @@
-"""`s2lpo eval` (being built; see issue 4)."""
+"""`s2lpo eval`: Pass@1 and unbiased Pass@k on AIME 2024, AIME 2025, MATH-500 (or any question/answer file)."""
 
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from s2lpo_cli.cli.console import err, out
+from s2lpo_cli.cli.options import JsonOpt
 from s2lpo_cli.errors import UserError
 
-EPILOG = "Example: s2lpo eval --model tiny_models/target --mode nothink --k 4"
+EPILOG = (
+    "Examples: s2lpo eval --model tiny_models/target --mode nothink --k 4 --benchmarks aime24,math500 "
+    "--data-dir ../shared/data --limit 20  |  s2lpo eval --resume output/target_20260101_120000  |  "
+    "s2lpo eval --responses output/target_20260101_120000/math500_raw.jsonl --json"
+)
+DEFAULT_BENCHMARKS = ("aime24", "aime25", "math500")
+DEFAULT_MODE = "think"
+DEFAULT_K = 16
 
 
-def evaluate() -> None:
-    """Evaluate a model on math benchmarks with Pass@1 and Pass@k."""
-    raise UserError("s2lpo eval is not built yet")
+def _names(values: list[str] | None) -> list[str]:
+    return [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
+
+
+def _pass_ks(value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        ks = sorted({int(k) for k in value.split(",") if k.strip()})
+    except ValueError:
+        raise UserError(f"--pass-k takes whole numbers separated by commas, e.g. 1,2,4,8,16 (got {value!r})") from None
+    if not ks or ks[0] < 1:
+        raise UserError(f"--pass-k values must be at least 1 (got {value!r})")
+    return ks
+
+
+def _benchmarks(names: list[str], files: list[Path] | None) -> dict[str, str | None]:
+    from s2lpo_cli.data.benchmarks import get_benchmark
+
+    chosen: dict[str, str | None] = {}
+    for name in names or ([] if files else list(DEFAULT_BENCHMARKS)):
+        chosen[get_benchmark(name).name] = None
+    for path in files or []:
+        if not path.is_file():
+            raise UserError(f"{path}: no such file (--benchmark-file)")
+        name = path.name.removesuffix(".jsonl").removesuffix(".parquet")
+        if name in chosen:
+            raise UserError(f"{path}: a benchmark named {name!r} is already chosen; rename the file")
+        chosen[name] = str(path.resolve())
+    return chosen
+
+
+def _resumed_settings(resume: Path, given: dict[str, Any]):
+    from s2lpo_cli.evaluation.layout import run_dirs_of
+
+    dirs = run_dirs_of(resume)
+    settings = dirs.read_settings()
+    stored = {**settings.to_dict(), **settings.sampling}
+    for key, value in given.items():
+        if value is not None and value != stored[key]:
+            raise UserError(
+                f"--{key.replace('_', '-')} {value} differs from the run being resumed ({key}={stored[key]} in "
+                f"{dirs.config_path}); resume with its settings, or start a new run without --resume"
+            )
+    return settings, dirs
+
+
+def evaluate(
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model folder (HF format) or hub id.")] = None,
+    mode: Annotated[str | None, typer.Option(help="think: temperature 0.6, top-p 0.95, top-k 20; nothink: 0.7, 0.8, 20, presence penalty 1.5. [default: think]")] = None,
+    k: Annotated[int | None, typer.Option("--k", help="Samples per question. [default: 16]")] = None,
+    benchmarks: Annotated[list[str] | None, typer.Option("--benchmarks", "-b", help="Registered benchmarks, comma-separated or repeated (eval_data/*.yaml). [default: aime24,aime25,math500]")] = None,
+    benchmark_file: Annotated[list[Path] | None, typer.Option(help="A jsonl/parquet of {question, answer} rows, named after the file (repeatable).")] = None,
+    data_dir: Annotated[Path, typer.Option(help="Folder holding NAME.jsonl for registered benchmarks (else the hub dataset, if `datasets` is installed).")] = Path("data"),
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions of each benchmark.")] = None,
+    engine: Annotated[str, typer.Option(help="embedded (torch in this process) or vllm.")] = "embedded",
+    tensor_parallel_size: Annotated[int, typer.Option(help="vllm: GPUs per model.")] = 1,
+    device: Annotated[str, typer.Option(help="embedded: cpu, cuda or auto.")] = "auto",
+    temperature: Annotated[float | None, typer.Option(help="Override the mode's temperature.")] = None,
+    top_p: Annotated[float | None, typer.Option(help="Override the mode's top-p.")] = None,
+    top_k: Annotated[int | None, typer.Option(help="Override the mode's top-k (-1: off).")] = None,
+    presence_penalty: Annotated[float | None, typer.Option(help="Override the mode's presence penalty.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Longest response, in tokens. [default: 32768]")] = None,
+    seed: Annotated[int | None, typer.Option(help="Base seed; each question gets its own from it. [default: 0]")] = None,
+    pass_k: Annotated[str | None, typer.Option(help="k values for Pass@k, up to the samples drawn. [default: 1,2,4,8,16]")] = None,
+    output: Annotated[Path, typer.Option(help="Writes DIR/output/<Model>_<TIME>/ and DIR/result/<Model>_<TIME>/.")] = Path("."),
+    resume: Annotated[Path | None, typer.Option(help="Continue a killed run: its output/<run> folder. (Rerunning with the same settings continues the newest unfinished run too.)")] = None,
+    responses: Annotated[list[Path] | None, typer.Option(help="Score only: grade a <bench>_raw.jsonl again, no model (repeatable).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Questions per generation call.")] = 8,
+    grader_workers: Annotated[int | None, typer.Option(help="Grading processes. [default: one per core]")] = None,
+    grader_timeout: Annotated[float, typer.Option(help="Seconds allowed per answer; longer is graded wrong (timeout).")] = 5.0,
+    json_: JsonOpt = False,
+) -> None:
+    """Evaluate a model on math benchmarks: Pass@1, unbiased Pass@k, accuracy, length, truncation."""
+    from s2lpo_cli.engines.loading import check_model_path
+    from s2lpo_cli.evaluation.layout import RunDirs, find_unfinished
+    from s2lpo_cli.evaluation.progress import RichProgress
+    from s2lpo_cli.evaluation.settings import EvalSettings, resolve_sampling
+    from s2lpo_cli.grading.grader import Grader
+    from s2lpo_cli.grading.metrics import DEFAULT_PASS_KS
+
+    if responses:
+        if model or resume:
+            raise UserError("--responses grades files already generated; it takes no --model or --resume")
+        from s2lpo_cli.evaluation.runner import rescore
+
+        with Grader(grader_workers, grader_timeout) as grader, RichProgress() as progress:
+            summary, where = rescore(responses, grader, pass_ks=_pass_ks(pass_k), progress=progress)
+        _show(summary, where, json_)
+        return
+
+    overrides = {"temperature": temperature, "top_p": top_p, "top_k": top_k, "presence_penalty": presence_penalty,
+                 "max_tokens": max_tokens}
+    if resume is not None:
+        given = {"model": model, "mode": mode, "k": k, "seed": seed, "limit": limit, "pass_ks": _pass_ks(pass_k), **overrides}
+        settings, dirs = _resumed_settings(resume, given)
+        check_model_path(settings.model)
+    else:
+        if not model:
+            raise UserError("--model is required (or --resume DIR to continue a run, --responses FILE to grade one)")
+        check_model_path(model)
+        run_mode = mode or DEFAULT_MODE
+        settings = EvalSettings(
+            model=model, mode=run_mode, k=k or DEFAULT_K, sampling=resolve_sampling(run_mode, **overrides),
+            seed=seed or 0, benchmarks=_benchmarks(_names(benchmarks), benchmark_file),
+            data_dir=str(data_dir.resolve()), limit=limit, pass_ks=_pass_ks(pass_k) or list(DEFAULT_PASS_KS),
+        )
+        dirs = find_unfinished(output, settings)
+        if dirs is not None:
+            err.print(f"continuing the unfinished run {dirs.output} (same settings)")
+        else:
+            dirs = RunDirs.new(output, model)
+
+    from s2lpo_cli.engines.factory import make_engine
+    from s2lpo_cli.evaluation.runner import run_eval
+
+    def load_engine():
+        err.print(f"loading {settings.model} ({engine} engine)")
+        return make_engine(engine, settings.model, device=device, tensor_parallel_size=tensor_parallel_size, seed=settings.seed)
+
+    config_extra = {"engine": engine, "command": sys.argv, "versions": _versions()}
+    with Grader(grader_workers, grader_timeout) as grader, RichProgress() as progress:
+        summary = run_eval(settings, dirs, load_engine, grader, batch_size=batch_size, progress=progress,
+                           config_extra=config_extra)
+    err.print(f"outputs: {dirs.output}")
+    _show(summary, dirs.result, json_)
+
+
+def _show(summary: dict[str, Any], where: Path, as_json: bool) -> None:
+    from s2lpo_cli.evaluation.table import results_table
+
+    err.print(f"results: {where}")
+    if as_json:
+        out.print(json.dumps(summary, indent=2, ensure_ascii=False), markup=False, highlight=False, soft_wrap=True)
+    else:
+        out.print(results_table(summary))
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": sys.version.split()[0]}
+    for package in ("s2lpo", "torch", "transformers", "math-verify", "antlr4-python3-runtime", "vllm"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found

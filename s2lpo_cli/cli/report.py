@@ -1,10 +1,52 @@
-"""`s2lpo report` (being built; see issue 7)."""
+"""`s2lpo report`: compare training runs and evaluations side by side."""
 
-from s2lpo_cli.errors import UserError
+from __future__ import annotations
 
-EPILOG = "Example: s2lpo report runs/tiny runs/tiny_grpo --out report"
+import sys
+from typing import Annotated
+
+import typer
+
+from s2lpo_cli.cli.console import err, out
+
+EPILOG = (
+    "Example: s2lpo report runs/tiny runs/tiny_grpo --out report  |  "
+    "s2lpo report runs/base_eval runs/tiny runs/tiny_grpo --baseline base_eval"
+)
 
 
-def report() -> None:
-    """Compare training runs and evaluations: tables, PNG plots, report.md."""
-    raise UserError("s2lpo report is not built yet")
+def report(
+    run_dirs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Run folders: a training run (recipe.yaml, metrics.jsonl), an `s2lpo eval --output` folder, "
+            "or a folder holding both.",
+            show_default=False,
+        ),
+    ],
+    out_dir: Annotated[str, typer.Option("--out", help="Where report.md, report.json and the PNG plots go.")] = "report",
+    baseline: Annotated[
+        str | None,
+        typer.Option("--baseline", help="The run the others are compared against: its folder name, or its position from 1. Default: the first."),
+    ] = None,
+) -> None:
+    """Compare training runs and evaluations: tables, PNG plots, report.md and report.json."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    from s2lpo_cli.reporting.report import make_report
+    from s2lpo_cli.reporting.tables import to_rich
+
+    result = make_report(run_dirs, out_dir, baseline)
+    for run in result.data["runs"]:
+        for note in run["notes"]:
+            err.print(f"[yellow]{run['name']}:[/] {note}", highlight=False)
+    for grid in result.grids:
+        table = to_rich(grid)
+        # Into a file or pipe: full-width rows rather than cells wrapped at 80 columns.
+        if out.is_terminal:
+            out.print(table)
+        else:
+            width = max(out.width, Measurement.get(out, out.options.update_width(1000), table).maximum)
+            Console(file=sys.stdout, width=width).print(table)
+    err.print(f"[green]report:[/] {result.markdown} ({len(result.plots)} plots, numbers in {result.json})", highlight=False)

@@ -1,10 +1,59 @@
-"""`s2lpo sample`: offline explorer rollouts (being built; see issue 3)."""
+"""`s2lpo sample`: offline explorer rollouts, G responses per training prompt, graded, into a rollout store."""
 
-from s2lpo_cli.errors import UserError
+from __future__ import annotations
 
-EPILOG = "Example: s2lpo sample --explorer tiny_models/explorer --recipe tiny"
+from typing import Annotated
+
+from enum import Enum
+
+import typer
+
+from s2lpo_cli.cli.console import err, out, progress_enabled
+from s2lpo_cli.cli.options import SetOpt
+from s2lpo_cli.engines.factory import ENGINE_KINDS
+
+EngineKind = Enum("EngineKind", {k: k for k in ENGINE_KINDS}, type=str)
+
+EPILOG = (
+    "Examples: s2lpo sample --explorer tiny_models/explorer --recipe tiny  |  "
+    "s2lpo sample --explorer tiny_models/explorer --dataset ../shared/data/math_train.jsonl --limit 20 --n 4  |  "
+    "s2lpo sample --explorer Qwen/Qwen3-1.7B --recipe 1.7b_8b --engine vllm"
+)
 
 
-def sample() -> None:
-    """Generate G explorer responses per training prompt into a rollout store."""
-    raise UserError("s2lpo sample is not built yet")
+def sample(
+    explorer: Annotated[str, typer.Option("--explorer", help="The explorer model: a local folder or a hub id.")],
+    recipe: Annotated[str | None, typer.Option("--recipe", help="Recipe (name or path) giving the defaults: dataset, output, G, rollout.*, prompt.")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Training set: synthetic, math_train, or a jsonl/parquet file of question/answer rows. Default: the recipe's data.train.")] = None,
+    output: Annotated[str | None, typer.Option("--output", help="Rollout store folder. Default: the recipe's models.explorer_rollouts, else rollouts/<explorer>_<dataset>.")] = None,
+    n: Annotated[int | None, typer.Option("--n", help="Responses per prompt. Default: the recipe's G (rollout.group_size).")] = None,
+    engine: Annotated[EngineKind | None, typer.Option("--engine", help="embedded (torch, CPU or one GPU), vllm (GPUs), ray (Ray Data on a cluster). Default: vllm for verl recipes, else embedded.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first K prompts.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Delete rollouts of another explorer/tokenizer/dataset/sampling setup in --output and start over.")] = False,
+    seed: Annotated[int | None, typer.Option("--seed", help="Run seed; each prompt's seed derives from it and the question. Default: the recipe's optim.seed.")] = None,
+    set_: SetOpt = None,
+    shard_size: Annotated[int, typer.Option("--shard-size", min=1, help="Prompts per parquet shard (the unit of resumption).")] = 64,
+) -> None:
+    """Sample N explorer responses per training prompt, grade them, and store them as sharded parquet.
+
+    A killed run continues where it stopped when run again; a finished one is not redone.
+    """
+    from s2lpo_cli.cli.sample_table import summary_table
+    from s2lpo_cli.recipe import load_recipe
+    from s2lpo_cli.sampling.job import build_job
+    from s2lpo_cli.sampling.progress import SamplingProgress
+    from s2lpo_cli.sampling.runner import run_sampling
+
+    resolved = load_recipe(recipe, set_) if recipe else None
+    if set_ and not recipe:
+        err.print("[yellow]--set needs --recipe; ignored[/]")
+    job = build_job(explorer, resolved, dataset=dataset, output=output, n=n, engine=engine.value if engine else None, limit=limit,
+                    seed=seed, force=force, shard_prompts=shard_size)
+    err.print(f"explorer {job.explorer}  dataset {job.dataset}  n={job.params.n}  engine {job.engine}  -> {job.output}")
+    with SamplingProgress(err, live=progress_enabled()) as progress:
+        result = run_sampling(job, on_start=progress.start, on_shard=progress.shard)
+    if result.dropped_duplicates:
+        err.print(f"dropped {result.dropped_duplicates} duplicate question(s)")
+    if result.already_complete:
+        err.print(f"{job.output} already holds this run, complete; nothing to do (--force starts over)")
+    out.print(summary_table(result.summary, str(job.output)))

@@ -2,7 +2,8 @@
 
 `result/<Model>_<TIMESTAMP>/summary.json` holds every finished benchmark; `<bench>.json` beside it is
 written as each benchmark finishes, so an evaluation still going has some of them and no summary yet.
-`output/<Model>_<TIMESTAMP>/<bench>_raw.jsonl` without a result means that benchmark is under way.
+`output/<Model>_<TIMESTAMP>/config.txt` names the benchmarks asked for; `<bench>_raw.jsonl` there without a
+result means that benchmark is under way.
 When a folder holds several evaluations, the newest result of each benchmark wins.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 from s2lpo_cli.errors import UserError
 
 SUMMARY = "summary.json"
+CONFIG = "config.txt"
 
 
 @dataclass(frozen=True)
@@ -90,16 +92,47 @@ def bench_result(name: str, entry: Any, model: str, where: Path) -> BenchResult:
     )
 
 
-def result_dirs(root: Path) -> list[Path]:
-    """Every `result/<Model>_<TIMESTAMP>/` under root (root itself included), oldest first."""
-    found = {p.parent for p in root.rglob("*.json") if p.parent.parent.name == "result"}
-    return sorted(found, key=lambda d: (max(f.stat().st_mtime for f in d.glob("*.json")), d.name))
+@dataclass(frozen=True)
+class EvalRun:
+    """One `s2lpo eval` invocation: ROOT/output/NAME and ROOT/result/NAME."""
+
+    root: Path
+    name: str
+
+    @property
+    def result(self) -> Path:
+        return self.root / "result" / self.name
+
+    @property
+    def output(self) -> Path:
+        return self.root / "output" / self.name
+
+    def files(self) -> list[Path]:
+        return [*self.result.glob("*.json"), *self.output.glob(CONFIG)]
+
+    def requested(self) -> list[str]:
+        """The benchmarks this evaluation was asked for (config.txt), when it says."""
+        try:
+            config = json.loads((self.output / CONFIG).read_text(encoding="utf-8"))
+            return list(config["settings"]["benchmarks"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
+
+    def started(self) -> list[str]:
+        return sorted(p.name.removesuffix("_raw.jsonl") for p in self.output.glob("*_raw.jsonl"))
 
 
-def _results_of(directory: Path) -> tuple[str, dict[str, BenchResult]]:
-    model = directory.name
+def eval_runs(root: Path) -> list[EvalRun]:
+    """Every evaluation under root (root may also be a result/ or output/ folder or one run's), oldest first."""
+    found = {EvalRun(p.parent.parent.parent, p.parent.name) for p in root.rglob("*.json") if p.parent.parent.name == "result"}
+    found |= {EvalRun(p.parent.parent.parent, p.parent.name) for p in root.rglob(CONFIG) if p.parent.parent.name == "output"}
+    return sorted(found, key=lambda run: (max(f.stat().st_mtime for f in run.files()), run.name))
+
+
+def _results_of(run: EvalRun) -> tuple[str, dict[str, BenchResult]]:
+    model = run.name
     found: dict[str, BenchResult] = {}
-    summary_path = directory / SUMMARY
+    summary_path = run.result / SUMMARY
     if summary_path.is_file():
         summary = _read_json(summary_path)
         if not isinstance(summary, dict) or not isinstance(summary.get("benchmarks"), dict):
@@ -107,7 +140,7 @@ def _results_of(directory: Path) -> tuple[str, dict[str, BenchResult]]:
         model = str(summary.get("model") or model)
         for name, entry in summary["benchmarks"].items():
             found[name] = bench_result(name, entry, model, summary_path)
-    for bench_path in sorted(directory.glob("*.json")):
+    for bench_path in sorted(run.result.glob("*.json")):
         name = bench_path.stem
         if bench_path.name == SUMMARY or name in found:
             continue
@@ -118,27 +151,25 @@ def _results_of(directory: Path) -> tuple[str, dict[str, BenchResult]]:
     return model, found
 
 
-def _in_progress(directory: Path, done: set[str]) -> list[str]:
-    outputs = directory.parent.parent / "output" / directory.name
-    raw = {p.name.removesuffix("_raw.jsonl") for p in outputs.glob("*_raw.jsonl")} if outputs.is_dir() else set()
-    return sorted(raw - done)
-
-
 def load_eval_results(root: Path) -> EvalResults | None:
     """All evaluations under root, newest result per benchmark; None when there are none."""
-    dirs = result_dirs(root)
-    if not dirs:
+    runs = eval_runs(root)
+    if not runs:
         return None
     results = EvalResults(benchmarks={})
-    for directory in dirs:
-        model, found = _results_of(directory)
+    for run in runs:
+        model, found = _results_of(run)
         if model not in results.models:
             results.models.append(model)
         results.benchmarks.update(found)
-    for directory in dirs:
-        results.in_progress.extend(b for b in _in_progress(directory, set(results.benchmarks)) if b not in results.in_progress)
+    started = {b for run in runs for b in run.started()}
+    for run in runs:
+        for bench in [*run.requested(), *run.started()]:
+            if bench not in results.benchmarks and bench not in results.in_progress:
+                results.in_progress.append(bench)
     if len(results.models) > 1:
         results.notes.append(f"several evaluations ({', '.join(results.models)}); the newest result of each benchmark is shown")
     for name in results.in_progress:
-        results.notes.append(f"{name}: generation started (raw outputs present) but no result yet")
+        state = "generation started" if name in started else "not started"
+        results.notes.append(f"{name}: no result yet ({state})")
     return results

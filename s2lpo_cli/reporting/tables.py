@@ -66,14 +66,15 @@ def schedule_grid(run: dict[str, Any]) -> Grid:
     for step in _shown(sorted(set(done) | set(planned))):
         s, p = done.get(step), planned.get(step)
         if s is None:
-            rows.append([str(step), "pending", num(p["alpha"]), str(p["g_w"]), str(p["g_s"])] + ["—"] * 6)
+            rows.append([str(step), "pending", num(p["alpha"], 2), str(p["g_w"]), str(p["g_s"])] + ["—"] * 6)
             continue
         rows.append([
-            str(step), "+".join(s["phases"]), num(s["alpha"]), num(s["g_w"]), num(s["g_s"]), num(s["reward_mean"]),
+            str(step), "+".join(s["phases"]), num(s["alpha"], 2), num(s["g_w"]), num(s["g_s"]), num(s["reward_mean"]),
             num(s["reward_explorer"]), num(s["reward_target"]), num(s["accuracy"]), num(s["response_len"], 1),
             tokens(s["target_tokens"]),
         ])
-    cols = ["step", "phase", "alpha", "G_w", "G_s", "reward", "explorer", "target", "accuracy", "resp len", "target tokens"]
+    cols = ["step", "phase", "alpha", "G_w", "G_s", "reward", "explorer part", "target part", "accuracy",
+            "resp len", "target tokens"]
     return Grid(f"{run['name']}: schedule and reward per step ({t['status']})", cols, rows)
 
 

@@ -16,6 +16,8 @@ SPLITS = ("heldout", "train", "warmup")
 HELDOUT_SIZE = 200
 TRAIN_SIZE = 1000
 DEFAULT_SEED = 0
+ADD_SUB_RANGE = 25  # operands 0..24: some carries, some negative differences
+TINY_INSTRUCTION = "Put the final answer in \\boxed{}."  # the prompt instruction of recipes/tiny.yaml
 
 
 @dataclass(frozen=True)
@@ -42,21 +44,21 @@ def _signed(term: int) -> str:
 def _enumerate(family: str) -> list[Problem]:
     problems = []
     if family == "add":
-        for a in range(100):
-            for b in range(100):
+        for a in range(ADD_SUB_RANGE):
+            for b in range(ADD_SUB_RANGE):
                 problems.append(Problem(family, f"What is {a} + {b}?", str(a + b), f"{a}+{b}={a + b}"))
     elif family == "sub":
-        for a in range(100):
-            for b in range(100):
+        for a in range(ADD_SUB_RANGE):
+            for b in range(ADD_SUB_RANGE):
                 problems.append(Problem(family, f"What is {a} - {b}?", str(a - b), f"{a}-{b}={a - b}"))
     elif family == "mul":
-        for a in range(2, 10):
-            for b in range(2, 100):
+        for a in range(2, 13):
+            for b in range(2, 13):
                 problems.append(Problem(family, f"What is {a} * {b}?", str(a * b), f"{a}*{b}={a * b}"))
     elif family == "linear":
-        for a in range(2, 10):
-            for x in range(-9, 10):
-                for b in range(-30, 31):
+        for a in range(2, 6):
+            for x in range(10):
+                for b in range(-10, 16):
                     c = a * x + b
                     question = f"Solve for x: {a}x {_signed(b)} = {c}."
                     problems.append(Problem(family, question, str(x), f"{a}x={c - b}, x={x}"))

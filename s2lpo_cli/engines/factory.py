@@ -1,0 +1,49 @@
+"""Choosing an engine by name; vLLM and Ray are imported only when asked for."""
+
+from __future__ import annotations
+
+from s2lpo_cli.engines.base import Engine
+from s2lpo_cli.errors import UserError
+
+ENGINE_KINDS = ("embedded", "vllm", "ray")
+
+
+def make_engine(
+    kind: str,
+    model: str,
+    *,
+    device: str = "auto",
+    tensor_parallel_size: int = 1,
+    gpu_memory_utilization: float = 0.9,
+    max_model_len: int | None = None,
+    seed: int = 0,
+) -> Engine:
+    """embedded: torch in this process (CPU or one GPU); vllm: vLLM on this machine's GPUs;
+    ray: Ray Data on the cluster at RAY_ADDRESS (or a local one)."""
+    from s2lpo_cli.engines.loading import check_model_path
+
+    if kind not in ENGINE_KINDS:
+        raise UserError(f"unknown engine {kind!r}; choose one of: {', '.join(ENGINE_KINDS)}")
+    check_model_path(model)
+    if kind == "embedded":
+        from s2lpo_cli.engines.embedded import EmbeddedEngine
+
+        return EmbeddedEngine.load(model, device=device)
+    if kind == "vllm":
+        from s2lpo_cli.engines.vllm_engine import VLLMEngine
+
+        return VLLMEngine.load(
+            model,
+            tensor_parallel_size=tensor_parallel_size,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len,
+            seed=seed,
+        )
+    from s2lpo_cli.engines.ray_engine import RayEngine
+
+    return RayEngine(
+        model,
+        tensor_parallel_size=tensor_parallel_size,
+        gpu_memory_utilization=gpu_memory_utilization,
+        max_model_len=max_model_len,
+    )

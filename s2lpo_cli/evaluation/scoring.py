@@ -1,0 +1,71 @@
+"""Grading a raw file: `<bench>.jsonl` (per-response verdicts) and the benchmark's metrics.
+
+`s2lpo eval` scores with this after generating, and `s2lpo eval --responses` with this alone, so both give
+the same numbers for the same raw file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from s2lpo_cli.evaluation.layout import write_atomic
+from s2lpo_cli.evaluation.progress import NoProgress, ProgressSink
+from s2lpo_cli.evaluation.raw import read_raw
+from s2lpo_cli.grading.grader import Grader
+from s2lpo_cli.grading.metrics import BREAKDOWN_KEYS, QuestionResult, benchmark_metrics
+
+# The per-benchmark keys summary.json holds (the <bench>.json files add grading counts and the breakdown).
+SUMMARY_KEYS = ("n_questions", "k", "pass@1", "pass@k", "accuracy", "mean_length", "truncated_rate", "timeouts")
+
+
+def score_records(
+    records: list[dict[str, Any]],
+    grader: Grader,
+    pass_ks: list[int],
+    progress: ProgressSink,
+    label: str = "grading",
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Grade every response. Returns the scored lines and the metrics."""
+    pairs = [(r["text"], str(rec["answer"])) for rec in records for r in rec["responses"]]
+    progress.begin(label, total=len(pairs))
+    grades = iter(grader.grade(pairs, progress.advance))
+    scored, questions = [], []
+    for rec in records:
+        mine = [next(grades) for _ in rec["responses"]]
+        correct = [g.correct for g in mine]
+        scored.append({
+            "id": rec["id"],
+            "answer": rec["answer"],
+            "extracted": [g.extracted for g in mine],
+            "correct": correct,
+            "grade_status": [g.status for g in mine],
+        })
+        groups = {key: str(rec[key]) for key in BREAKDOWN_KEYS if rec.get(key) is not None}
+        questions.append(QuestionResult(
+            correct=correct,
+            lengths=[int(r.get("n_tokens", 0)) for r in rec["responses"]],
+            finish_reasons=[str(r.get("finish_reason", "stop")) for r in rec["responses"]],
+            statuses=[g.status for g in mine],
+            groups=groups or None,
+        ))
+    return scored, benchmark_metrics(questions, pass_ks)
+
+
+def score_raw_file(
+    raw_path: Path,
+    scored_path: Path,
+    grader: Grader,
+    pass_ks: list[int],
+    progress: ProgressSink | None = None,
+    label: str = "grading",
+) -> dict[str, Any]:
+    """Grade a raw file, write `<bench>.jsonl` atomically, return the metrics."""
+    scored, metrics = score_records(read_raw(raw_path), grader, pass_ks, progress or NoProgress(), label)
+    write_atomic(scored_path, "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in scored))
+    return metrics
+
+
+def summary_entry(result: dict[str, Any]) -> dict[str, Any]:
+    return {key: result[key] for key in SUMMARY_KEYS}

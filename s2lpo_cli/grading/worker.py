@@ -1,0 +1,58 @@
+"""The grading worker process: parses each gold once, then judges answers one by one.
+
+Run as `python -m s2lpo_cli.grading.worker READ_FD WRITE_FD` by grader.py. Protocol over two pipes:
+the worker says `("ready",)` once imported; the parent sends a job `(gold, [answer, ...])`; the worker
+replies `("gold", ok)` once the gold is parsed, then `("answer", correct, status)` for each answer in order.
+Every reply tells the parent the worker is alive; the parent kills a worker that stays silent too long.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from multiprocessing.connection import Connection
+
+from math_verify.errors import TimeoutException
+
+from s2lpo_cli.grading.equivalence import equivalent, parse_boxed
+
+GOLD_CACHE_SIZE = 4096
+
+
+def judge(gold_parsed: list, answer: str) -> tuple[bool, str]:
+    try:
+        return equivalent(gold_parsed, parse_boxed(answer)), "ok"
+    except (Exception, TimeoutException):
+        return False, "error"
+
+
+def serve(inbox: Connection, outbox: Connection) -> None:
+    """Answer jobs until the parent closes the pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it kills us
+    logging.getLogger("math_verify").setLevel(logging.ERROR)  # "timeout disabled": enforced from outside
+    outbox.send(("ready",))
+    golds: dict[str, list] = {}
+    while True:
+        try:
+            gold, answers = inbox.recv()
+        except (EOFError, OSError):
+            return
+        if gold not in golds:
+            if len(golds) >= GOLD_CACHE_SIZE:
+                golds.clear()
+            try:
+                golds[gold] = parse_boxed(gold)
+            except (Exception, TimeoutException):
+                golds[gold] = []
+        parsed = golds[gold]
+        outbox.send(("gold", bool(parsed)))
+        if not parsed:
+            continue
+        for answer in answers:
+            correct, status = judge(parsed, answer)
+            outbox.send(("answer", correct, status))
+
+
+if __name__ == "__main__":
+    serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))

@@ -1,0 +1,71 @@
+"""Build a report from run folders: the numbers (report.json), the plots (PNG) and report.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from s2lpo_cli.reporting.plots import all_plots
+from s2lpo_cli.reporting.runs import load_runs, pick_baseline
+from s2lpo_cli.reporting.summary import build_report_data
+from s2lpo_cli.reporting.tables import Grid, all_grids, to_markdown
+
+PLOT_CAPTIONS = {
+    "reward": "Reward per step; dashed: the explorer part of each group, dotted: the target part.",
+    "schedule": "The schedule: explorer responses G_w and target responses G_s per group.",
+    "response_length": "Mean response length per step.",
+    "kl_entropy": "KL to the initial model and policy entropy per step.",
+    "target_tokens": "Tokens the target generated, cumulative: the rollout compute each run paid.",
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    data: dict[str, Any]
+    grids: list[Grid]
+    plots: dict[str, Path]
+    markdown: Path
+    json: Path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def render_markdown(data: dict[str, Any], grids: list[Grid], plots: dict[str, Path]) -> str:
+    lines = ["# s2lpo report", "", f"Runs compared (baseline: **{data['baseline']}**):", ""]
+    for run in data["runs"]:
+        lines.append(f"- **{run['name']}** — `{run['path']}`")
+        lines.extend(f"  - {note}" for note in run["notes"])
+    lines.append("")
+    for grid in grids:
+        lines += [to_markdown(grid), ""]
+    if plots:
+        lines += ["## Plots", ""]
+    for name, path in plots.items():
+        caption = PLOT_CAPTIONS.get(name, f"{name.removeprefix('passk_')}: Pass@k against k.")
+        lines += [f"![{name}]({path.name})", "", f"*{caption}*", ""]
+    return "\n".join(lines)
+
+
+def make_report(run_dirs: list[str | Path], out_dir: str | Path, baseline: str | None = None) -> Report:
+    """Read every run, write report.json, the PNG plots and report.md into out_dir."""
+    runs = load_runs(run_dirs)
+    base = pick_baseline(runs, baseline)
+    data = build_report_data(runs, base)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    grids = all_grids(data)
+    plots = all_plots(data, out)
+    data["plots"] = {name: path.name for name, path in plots.items()}
+    json_path, md_path = out / "report.json", out / "report.md"
+    _write_atomic(json_path, json.dumps(data, indent=2) + "\n")
+    _write_atomic(md_path, render_markdown(data, grids, plots))
+    return Report(data=data, grids=grids, plots=plots, markdown=md_path, json=json_path)

@@ -1,0 +1,1 @@
+"""Offline explorer rollouts: `s2lpo sample`."""

@@ -1,0 +1,92 @@
+"""What one `s2lpo sample` run does: the explorer, the prompts, the sampling, where the store goes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from s2lpo_cli.engines.base import SamplingParams
+from s2lpo_cli.errors import UserError
+from s2lpo_cli.prompting import DEFAULT_INSTRUCTION
+
+DEFAULT_SHARD_PROMPTS = 64
+
+
+@dataclass(frozen=True)
+class SampleJob:
+    explorer: str
+    dataset: str
+    output: Path
+    params: SamplingParams  # n = responses per prompt; params.seed unused (per-prompt seeds come from `seed`)
+    seed: int = 0
+    instruction: str = DEFAULT_INSTRUCTION
+    system: str | None = None
+    data_dir: str | None = None
+    limit: int | None = None
+    max_prompt_tokens: int | None = None
+    engine: str = "embedded"
+    device: str = "auto"
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.9
+    max_model_len: int | None = None
+    shard_prompts: int = DEFAULT_SHARD_PROMPTS
+    force: bool = False
+
+
+def default_output(explorer: str, dataset: str) -> Path:
+    """rollouts/<explorer folder or hub name>_<dataset name or file stem>."""
+    return Path("rollouts") / f"{Path(explorer.rstrip('/')).name}_{Path(dataset).stem}"
+
+
+def build_job(
+    explorer: str,
+    recipe: Any | None = None,
+    *,
+    dataset: str | None = None,
+    output: str | None = None,
+    n: int | None = None,
+    engine: str | None = None,
+    limit: int | None = None,
+    seed: int | None = None,
+    **rest: Any,
+) -> SampleJob:
+    """Command-line values over the recipe's (data.train, models.explorer_rollouts, G, rollout.*, data.prompt)."""
+    from s2lpo_cli.recipe import DataConfig, EngineConfig, OptimConfig, PromptConfig, RolloutConfig
+
+    rollout = recipe.rollout if recipe else RolloutConfig()
+    prompt = recipe.data.prompt if recipe else PromptConfig()
+    engine_cfg = recipe.engine if recipe else EngineConfig()
+    dataset = dataset or (recipe.data.train if recipe else None)
+    if dataset is None:
+        raise UserError("no dataset: pass --dataset NAME_OR_PATH (synthetic, math_train, or a jsonl/parquet file) or --recipe")
+    output = output or (recipe.models.explorer_rollouts if recipe else None) or str(default_output(explorer, dataset))
+    n = n if n is not None else rollout.group_size
+    if n < 1:
+        raise UserError(f"--n: is {n}; sample at least 1 response per prompt")
+    params = SamplingParams(
+        n=n,
+        temperature=rollout.temperature,
+        top_p=rollout.top_p,
+        top_k=rollout.top_k,
+        presence_penalty=rollout.presence_penalty,
+        max_tokens=rollout.max_response_tokens,
+        enable_thinking=prompt.enable_thinking,
+    )
+    return SampleJob(
+        explorer=explorer,
+        dataset=dataset,
+        output=Path(output),
+        params=params,
+        seed=seed if seed is not None else (recipe.optim.seed if recipe else OptimConfig().seed),
+        instruction=prompt.instruction,
+        system=prompt.system,
+        data_dir=recipe.data.data_dir if recipe else None,
+        limit=limit if limit is not None else (recipe.data.limit if recipe else None),
+        max_prompt_tokens=(recipe.data if recipe else DataConfig(train=dataset)).max_prompt_tokens,
+        engine=engine or ("vllm" if engine_cfg.kind == "verl" else "embedded"),
+        device=engine_cfg.device,
+        tensor_parallel_size=engine_cfg.tensor_parallel_size,
+        max_model_len=recipe.models.max_model_len if recipe else None,
+        **rest,
+    )

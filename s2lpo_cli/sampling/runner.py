@@ -1,0 +1,184 @@
+"""Sampling explorer rollouts into a rollout store, shard by shard, resumably.
+
+The prompt list is fixed by the dataset's order (duplicate questions dropped); shard k covers prompts
+k*S .. (k+1)*S-1; every prompt has its own seed, derived from the run's seed and the prompt's id. So a
+shard's content depends on nothing but the run's identity, and a run killed at any point and resumed
+writes exactly the rows an uninterrupted run writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from s2lpo_cli.data.rollout_store import RolloutStore
+from s2lpo_cli.data.rows import Row
+from s2lpo_cli.engines.base import ChatMessages, Engine, PromptOutput
+from s2lpo_cli.errors import UserError
+from s2lpo_cli.prompting import build_messages, render_prompt, tokenizer_hash
+from s2lpo_cli.sampling.job import SampleJob
+from s2lpo_cli.sampling.summary import SampleSummary, summarize
+
+
+@dataclass(frozen=True)
+class ShardDone:
+    """Progress report after each written shard."""
+
+    prompts: int
+    responses: int
+    tokens: int
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    summary: SampleSummary
+    store: RolloutStore
+    already_complete: bool  # the store was finished before this run: nothing was generated
+    resumed_shards: int  # shards found written when this run started
+    dropped_duplicates: int
+
+
+def prompt_seed(run_seed: int, prompt_id: str) -> int:
+    """A prompt's sampling seed: fixed by the run's seed and the question, not by its position."""
+    digest = hashlib.sha256(f"{run_seed}:{prompt_id}".encode()).hexdigest()
+    return int(digest[:15], 16)
+
+
+def unique_rows(rows: list[Row]) -> tuple[list[Row], int]:
+    """Rows with a question seen before are dropped: one group per prompt id."""
+    seen: set[str] = set()
+    kept = []
+    for row in rows:
+        if row.prompt_id not in seen:
+            seen.add(row.prompt_id)
+            kept.append(row)
+    return kept, len(rows) - len(kept)
+
+
+def _versions(engine: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ["s2lpo", "torch", "transformers", "pyarrow", "math-verify"] + {"vllm": ["vllm"], "ray": ["ray", "vllm"]}.get(engine, [])
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def build_manifest(job: SampleJob, rows: list[Row], tokenizer: Any) -> dict[str, Any]:
+    sampling = asdict(job.params)
+    sampling.pop("seed")
+    sampling.pop("n")
+    prompts_hash = hashlib.sha256("\n".join(r.prompt_id for r in rows).encode()).hexdigest()[:16]
+    return {
+        "explorer": job.explorer,
+        "tokenizer_hash": tokenizer_hash(tokenizer),
+        "sampling": sampling,
+        "seed": job.seed,
+        "dataset": job.dataset,
+        "prompts_hash": prompts_hash,
+        "n_prompts": len(rows),
+        "n_per_prompt": job.params.n,
+        "prompt": {"instruction": job.instruction, "system": job.system, "enable_thinking": job.params.enable_thinking},
+        "shard_prompts": job.shard_prompts,
+        "engine": job.engine,
+        "versions": _versions(job.engine),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def check_prompt_lengths(job: SampleJob, rows: list[Row], messages: list[ChatMessages], tokenizer: Any) -> None:
+    if job.max_prompt_tokens is None:
+        return
+    for row, m in zip(rows, messages, strict=True):
+        text = render_prompt(tokenizer, m, job.params.enable_thinking)
+        length = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        if length > job.max_prompt_tokens:
+            raise UserError(
+                f"{job.dataset}: row {row.id}: the prompt has {length} tokens, more than data.max_prompt_tokens "
+                f"= {job.max_prompt_tokens}; raise it (--set data.max_prompt_tokens=N) or drop the row"
+            )
+
+
+def shard_records(rows: list[Row], outputs: list[PromptOutput], grades: list[Any], data_source: str) -> list[dict]:
+    records, g = [], 0
+    for row, output in zip(rows, outputs, strict=True):
+        for index, completion in enumerate(output.completions):
+            grade = grades[g]
+            g += 1
+            records.append({
+                "prompt_id": row.prompt_id,
+                "question": row.question,
+                "ground_truth": row.answer,
+                "data_source": str(row.extra.get("data_source", data_source)),
+                "prompt_token_ids": output.prompt_token_ids,
+                "response_index": index,
+                "response_text": completion.text,
+                "response_token_ids": completion.token_ids,
+                "response_logprobs": completion.logprobs,
+                "finish_reason": completion.finish_reason,
+                "reward": 1.0 if grade.correct else 0.0,
+                "extracted_answer": grade.extracted,
+                "grade_status": grade.status,
+            })
+    return records
+
+
+def run_sampling(
+    job: SampleJob,
+    *,
+    engine: Engine | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+    on_shard: Callable[[ShardDone], None] | None = None,
+) -> SampleResult:
+    """Sample `job` into its store. `engine` (with a `.tokenizer`) replaces the one `job.engine` names.
+    `on_start(total_prompts, prompts_already_done)` and `on_shard` report progress."""
+    from pathlib import Path
+
+    from s2lpo_cli.data.train_sets import load_train_set
+    from s2lpo_cli.engines.factory import make_engine
+    from s2lpo_cli.engines.loading import check_model_path, load_tokenizer
+    from s2lpo_cli.grading.grader import Grader
+
+    check_model_path(job.explorer)
+    rows, dropped = unique_rows(load_train_set(job.dataset, job.data_dir, job.limit))
+    tokenizer = engine.tokenizer if engine is not None else load_tokenizer(job.explorer)
+    messages = [build_messages(r.question, job.instruction, job.system) for r in rows]
+    check_prompt_lengths(job, rows, messages, tokenizer)
+    store = RolloutStore.prepare(job.output, build_manifest(job, rows, tokenizer), force=job.force)
+    existing = set(store.existing_shards())
+    if store.complete:
+        return SampleResult(summarize(store.table()), store, True, len(existing), dropped)
+    store.remove_partial_files()
+    size = int(store.manifest["shard_prompts"])
+    n_shards = -(-len(rows) // size)
+    pending = [k for k in range(n_shards) if k not in existing]
+    if on_start:
+        on_start(len(rows), sum(len(rows[k * size:(k + 1) * size]) for k in existing))
+    data_source = Path(job.dataset).stem
+    if pending:
+        engine = engine or make_engine(
+            job.engine, job.explorer, device=job.device, tensor_parallel_size=job.tensor_parallel_size,
+            gpu_memory_utilization=job.gpu_memory_utilization, max_model_len=job.max_model_len, seed=job.seed,
+        )
+        with Grader() as grader:
+            for k in pending:
+                chunk = rows[k * size:(k + 1) * size]
+                seeds = [prompt_seed(job.seed, r.prompt_id) for r in chunk]
+                outputs = engine.generate(messages[k * size:(k + 1) * size], job.params, seeds=seeds)
+                pairs = [(c.text, r.answer) for r, o in zip(chunk, outputs, strict=True) for c in o.completions]
+                grades = grader.grade(pairs)
+                store.write_shard(k, shard_records(chunk, outputs, grades, data_source))
+                if on_shard:
+                    tokens = sum(len(c.token_ids) for o in outputs for c in o.completions)
+                    on_shard(ShardDone(prompts=len(chunk), responses=len(pairs), tokens=tokens))
+    summary = summarize(store.table())
+    store.finish(summary.as_dict())
+    return SampleResult(summary, store, False, len(existing), dropped)

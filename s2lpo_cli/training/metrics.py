@@ -1,0 +1,52 @@
+"""metrics.jsonl: one JSON object per physical optimizer step, with exactly the contract's keys."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+METRIC_KEYS = (
+    "step", "phase", "alpha", "g_w", "g_s",
+    "reward_mean", "reward_explorer", "reward_target", "accuracy",
+    "adv_mean", "adv_std", "zero_var_frac", "clip_frac", "kl", "entropy", "iw_mean", "iw_max",
+    "response_len", "target_tokens", "tokens_per_s", "step_time_s", "loss", "grad_norm", "lr",
+)
+TIMING_KEYS = ("tokens_per_s", "step_time_s")  # differ between otherwise identical runs
+
+
+def ordered(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The metrics in contract order; refuses missing or unknown keys (a bug, not a user error)."""
+    if set(metrics) != set(METRIC_KEYS):
+        raise KeyError(f"metrics keys differ from the contract: missing {set(METRIC_KEYS) - set(metrics)}, "
+                       f"unknown {set(metrics) - set(METRIC_KEYS)}")
+    return {k: metrics[k] for k in METRIC_KEYS}
+
+
+def append(path: Path, metrics: dict[str, Any]) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(ordered(metrics)) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    """Complete lines only: a line cut by a kill is ignored."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return rows
+
+
+def keep_first(path: Path, n: int) -> None:
+    """Cut metrics.jsonl back to its first n lines (resume from a checkpoint taken after n steps)."""
+    rows = read(path)[:n]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    os.replace(tmp, path)

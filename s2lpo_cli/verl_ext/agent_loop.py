@@ -1,0 +1,127 @@
+"""The verl agent loop that mixes stored explorer responses into each GRPO group.
+
+verl's V1 trainer (`trainer.use_v1=true`, verl >= 0.9) starts `rollout.n = G` sessions per prompt,
+all under the prompt's `uid`, and calls `run(sampling_params, **row)` with the dataset row plus
+`session_id` (0..G-1) and `global_steps`. For the physical step that global step runs
+(`draws.step_plan`):
+  - session_id < G_w: the stored explorer response planned for that slot (`extra_info.explorer`):
+    prompt ids rendered by verl's own builder with the target's chat template, the stored response
+    ids, a response mask of ones, and the explorer's log-probs as `rollout_log_probs`;
+  - G_w <= session_id < G_w + G_s: verl's normal single-turn generation by the target;
+  - beyond (split mode only, where a physical step's group is smaller than G): no output, and verl
+    leaves that session out of the batch.
+Every output of one prompt keeps its `uid`, so verl's GRPO advantage normalizes over the mixed group.
+
+Registered through `actor_rollout_ref.rollout.agent.agent_loop_config_path` (see `agent_loop_config`);
+the YAML entry's extra keys are the constructor's keyword arguments.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pyarrow.parquet as pq
+from verl.experimental.agent_loop.agent_loop import AgentLoopMetrics, AgentLoopOutput
+from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
+
+from s2lpo_cli.schedule import PhysicalStep, physical_steps
+
+
+class ExplorerBank:
+    """The planned explorer responses (`explorer_bank.parquet`), loaded once per worker process."""
+
+    _cache: dict[str, ExplorerBank] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, path: str) -> None:
+        self.table = pq.read_table(path)
+        keys = zip(self.table.column("prompt_id").to_pylist(), self.table.column("response_index").to_pylist(), strict=True)
+        self.row_of = {key: i for i, key in enumerate(keys)}
+
+    @classmethod
+    def load(cls, path: str) -> ExplorerBank:
+        with cls._lock:
+            if path not in cls._cache:
+                cls._cache[path] = cls(path)
+            return cls._cache[path]
+
+    def get(self, prompt_id: str, response_index: int) -> tuple[list[int], list[float]]:
+        row = self.row_of.get((prompt_id, response_index))
+        if row is None:
+            raise KeyError(f"explorer bank has no response {response_index} of prompt {prompt_id}")
+        ids = self.table.column("response_token_ids")[row].as_py()
+        logprobs = self.table.column("response_logprobs")[row].as_py()
+        return ids, logprobs
+
+
+class ExplorerMixAgentLoop(SingleTurnAgentLoop):
+    """Slots below G_w(step) replay the explorer; the others are the target's own samples."""
+
+    def __init__(
+        self,
+        *args: Any,
+        explorer_bank: str,
+        group_size: int,
+        anneal_steps: int,
+        total_steps: int,
+        mode: str,
+        presence_penalty: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.plan: list[PhysicalStep] = physical_steps(total_steps, anneal_steps, group_size, mode)
+        self.explorer_bank = explorer_bank
+        self.presence_penalty = presence_penalty
+
+    def physical_step(self, global_steps: int) -> PhysicalStep:
+        if not 1 <= global_steps <= len(self.plan):
+            raise ValueError(f"global step {global_steps} is outside the run's {len(self.plan)} physical steps")
+        return self.plan[global_steps - 1]
+
+    async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput | list:
+        step = int(kwargs["global_steps"])
+        slot = int(kwargs["session_id"])
+        info = kwargs["extra_info"]
+        if int(info["step"]) != step:
+            raise RuntimeError(
+                f"row {info['index']} was planned for global step {info['step']} but verl serves it at step {step}; "
+                "the training parquet must be read in order (data.shuffle=false, one pass)"
+            )
+        phys = self.physical_step(step)
+        if slot < phys.explorer:
+            return await self._explorer_output(kwargs, info, slot, step)
+        if slot < phys.explorer + phys.target:
+            params = dict(sampling_params)
+            if self.presence_penalty:
+                params["presence_penalty"] = self.presence_penalty
+            output = await super().run(params, **kwargs)
+            output.extra_fields["s2lpo_source"] = "target"
+            return output
+        return []
+
+    async def _explorer_output(self, kwargs: dict, info: dict, slot: int, step: int) -> AgentLoopOutput:
+        draws = list(info["explorer"])
+        if slot >= len(draws):
+            raise RuntimeError(f"row {info['index']} plans {len(draws)} explorer responses, slot {slot} needs more")
+        ids, logprobs = ExplorerBank.load(self.explorer_bank).get(info["prompt_id"], int(draws[slot]))
+        prompt_ids = await self.ct_build_initial_tokens(list(kwargs["raw_prompt"]))
+        n = min(len(ids), self.response_length)
+        version = step - 1  # the weights version of this step's own samples: explorer rows are never "stale"
+        return AgentLoopOutput(
+            prompt_ids=prompt_ids,
+            response_ids=ids[:n],
+            response_mask=[1] * n,
+            response_logprobs=logprobs[:n],
+            num_turns=2,
+            metrics=AgentLoopMetrics(),
+            extra_fields={
+                "turn_scores": [],
+                "tool_rewards": [],
+                "s2lpo_source": "explorer",
+                "global_steps": version,
+                "min_global_steps": version,
+                "max_global_steps": version,
+            },
+        )
+

@@ -1,0 +1,163 @@
+"""verl's outputs in the run layout `s2lpo eval` and `s2lpo report` read, as for embedded runs.
+
+Checkpoints: verl writes `<run>/verl/checkpoints/global_step_N/actor/` (FSDP shards) and, with
+`hf_model` in `actor.checkpoint.save_contents` (s2lpo sets it), a full HF model in
+`actor/huggingface/`. `<run>/checkpoints/step_NNNN` (logical step) and `<run>/final` become links to
+those folders; a checkpoint without HF weights is merged with `python -m verl.model_merger merge`.
+
+Metrics: verl's file logger writes `{"step": N, "data": {...}}` per global step to
+`<run>/verl/metrics.jsonl`; each line becomes one line of `<run>/metrics.jsonl` in the project's keys.
+Keys verl does not measure (reward_explorer, reward_target, adv_std, zero_var_frac, target_tokens)
+are null.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from s2lpo_cli.recipe import Recipe
+from s2lpo_cli.verl_ext.command import VerlPaths
+from s2lpo_cli.verl_ext.draws import step_plan
+
+# our key -> verl metric names, first present wins
+METRIC_SOURCES: dict[str, tuple[str, ...]] = {
+    "reward_mean": ("critic/score/mean",),
+    "accuracy": ("critic/score/mean",),
+    "adv_mean": ("critic/advantages/mean",),
+    "clip_frac": ("actor/pg_clipfrac", "actor/actor/pg_clipfrac"),
+    "kl": ("actor/kl_loss", "actor/actor/kl_loss"),
+    "entropy": ("actor/entropy",),
+    "iw_mean": ("rollout_corr/rollout_is_mean",),
+    "iw_max": ("rollout_corr/rollout_is_max",),
+    "response_len": ("response_length/mean",),
+    "tokens_per_s": ("perf/throughput",),
+    "step_time_s": ("timing_s/step",),
+    "loss": ("actor/pg_loss", "actor/actor/pg_loss"),
+    "grad_norm": ("actor/grad_norm", "actor/actor/grad_norm"),
+    "lr": ("actor/lr", "actor/actor/lr"),
+}
+UNMEASURED = ("reward_explorer", "reward_target", "adv_std", "zero_var_frac", "target_tokens")
+
+
+def map_metrics(verl_line: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
+    """One verl log line -> one metrics.jsonl record of the project's schema."""
+    plan = step_plan(recipe)
+    global_step = int(verl_line["step"])
+    phys = plan[global_step - 1]
+    s = recipe.schedule
+    from s2lpo_cli.schedule import plan_step
+
+    logical = plan_step(phys.step, s.anneal_steps, recipe.rollout.group_size, s.mode)
+    data = verl_line.get("data", {})
+    record: dict[str, Any] = {
+        "step": phys.step,
+        "phase": phys.phase,
+        "alpha": logical.alpha,
+        "g_w": phys.explorer,
+        "g_s": phys.target,
+        "verl_global_step": global_step,
+    }
+    for key, sources in METRIC_SOURCES.items():
+        record[key] = next((float(data[name]) for name in sources if data.get(name) is not None), None)
+    for key in UNMEASURED:
+        record[key] = None
+    return record
+
+
+def convert_metrics(run_dir: str | Path, recipe: Recipe) -> int:
+    """Rewrite `<run>/metrics.jsonl` from verl's log (atomic); returns the number of steps."""
+    paths = VerlPaths.for_run(run_dir)
+    if not paths.metrics.is_file():
+        return 0
+    records = []
+    for line in paths.metrics.read_text().splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            if "step" in entry and entry.get("data") and 1 <= int(entry["step"]) <= len(step_plan(recipe)):
+                records.append(map_metrics(entry, recipe))
+    out = Path(run_dir) / "metrics.jsonl"
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+    os.replace(tmp, out)
+    return len(records)
+
+
+def verl_checkpoints(paths: VerlPaths) -> dict[int, Path]:
+    """global step -> its actor folder."""
+    found = {}
+    if paths.checkpoints.is_dir():
+        for child in paths.checkpoints.iterdir():
+            m = re.fullmatch(r"global_step_(\d+)", child.name)
+            if m and (child / "actor").is_dir():
+                found[int(m.group(1))] = child / "actor"
+    return dict(sorted(found.items()))
+
+
+def has_hf_weights(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
+
+
+def merge_command(actor_dir: Path, target_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "verl.model_merger", "merge", "--backend", "fsdp",
+            "--local_dir", str(actor_dir), "--target_dir", str(target_dir)]
+
+
+def _link(link: Path, target: Path) -> None:
+    if link.is_symlink() or link.exists():
+        if link.is_symlink():
+            link.unlink()
+        else:
+            return  # a real folder (e.g. a merged model) is kept
+    link.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(os.path.relpath(target, link.parent), link, target_is_directory=True)
+
+
+def link_checkpoints(run_dir: str | Path, recipe: Recipe, merge: bool = True) -> dict[str, Path]:
+    """Expose verl's checkpoints as `checkpoints/step_NNNN` and `final`; returns name -> HF folder.
+
+    In split mode a logical step's checkpoint is the one after its last physical step.
+    """
+    run_dir = Path(run_dir)
+    paths = VerlPaths.for_run(run_dir)
+    plan = step_plan(recipe)
+    exposed: dict[str, Path] = {}
+    for global_step, actor in verl_checkpoints(paths).items():
+        phys = plan[global_step - 1]
+        is_last_of_logical = global_step == len(plan) or plan[global_step].step != phys.step
+        if not is_last_of_logical:
+            continue
+        hf = actor / "huggingface"
+        name = f"step_{phys.step:04d}"
+        if has_hf_weights(hf):
+            _link(run_dir / "checkpoints" / name, hf)
+            exposed[name] = hf
+        elif merge:
+            target = run_dir / "checkpoints" / name
+            subprocess.run(merge_command(actor, target), check=True)
+            exposed[name] = target
+    if exposed:
+        last = exposed[max(exposed)]
+        _link(run_dir / "final", last)
+        exposed["final"] = last
+    return exposed
+
+
+def main() -> None:
+    """`python -m s2lpo_cli.verl_ext.checkpoints RUN_DIR`: the last step of a Ray job."""
+    from s2lpo_cli.recipe import load_recipe
+
+    run_dir = Path(sys.argv[1])
+    recipe = load_recipe(run_dir / "recipe.yaml")
+    steps = convert_metrics(run_dir, recipe)
+    exposed = link_checkpoints(run_dir, recipe)
+    print(f"{run_dir}: {steps} steps in metrics.jsonl; checkpoints: {', '.join(sorted(exposed)) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""The verl job as data: a recipe (plus the files s2lpo writes for it) -> Hydra overrides -> the command.
+
+Pure: no file is read or written and nothing is imported from verl, so `--dry-run` and the tests can
+show exactly what would run. Every value is derived from the recipe; `engine.overrides` come last and win.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from s2lpo_cli.recipe import Recipe
+from s2lpo_cli.schedule import physical_steps
+
+ENTRYPOINT = "verl.trainer.main_ppo"
+REWARD_MODULE = "pkg://s2lpo_cli.verl_ext.reward"
+REWARD_FUNCTION = "compute_score"
+AGENT_NAME = "s2lpo_mix"  # the agent_name of training rows; validation rows use verl's single_turn_agent
+PROJECT_NAME = "s2lpo"
+_LOGGERS = {"console": "console", "jsonl": "file", "wandb": "wandb", "tensorboard": "tensorboard"}
+
+
+@dataclass(frozen=True)
+class VerlPaths:
+    """Where the files verl reads and writes live: all under `<run_dir>/verl/`."""
+
+    root: Path
+
+    @classmethod
+    def for_run(cls, run_dir: str | Path) -> VerlPaths:
+        return cls(Path(run_dir).resolve() / "verl")
+
+    @property
+    def train_parquet(self) -> Path:
+        return self.root / "train.parquet"
+
+    @property
+    def val_parquet(self) -> Path:
+        return self.root / "val.parquet"
+
+    @property
+    def explorer_bank(self) -> Path:
+        return self.root / "explorer_bank.parquet"
+
+    @property
+    def agent_loop_config(self) -> Path:
+        return self.root / "agent_loops.yaml"
+
+    @property
+    def extension(self) -> Path:
+        return self.root / "extension.json"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "train.log"
+
+
+def total_physical_steps(recipe: Recipe) -> int:
+    """verl's global steps: one per physical step (split mode runs two per annealed logical step)."""
+    s = recipe.schedule
+    return len(physical_steps(s.total_steps, s.anneal_steps, recipe.rollout.group_size, s.mode))
+
+
+def hydra_value(value: Any) -> str:
+    """A Python value in Hydra's override grammar."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(hydra_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{hydra_value(v)}" for k, v in value.items()) + "}"
+    text = str(value)
+    if re.fullmatch(r"[A-Za-z0-9_./:\-]+", text) and text not in ("true", "false", "null"):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _save_freq(recipe: Recipe, steps: int) -> int:
+    # verl saves when global_step % save_freq == 0 and always at the last step when save_freq > 0.
+    every = recipe.output.save_every
+    return every if 0 < every <= steps else steps
+
+
+def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
+    """Every Hydra override of the run, derived from the recipe; `engine.overrides` last."""
+    r, o, e, s = recipe.rollout, recipe.optim, recipe.engine, recipe.schedule
+    steps = total_physical_steps(recipe)
+    micro = o.micro_batch
+    loggers = list(dict.fromkeys([_LOGGERS[name] for name in recipe.output.logger] + ["file"]))
+    pairs: list[tuple[str, Any]] = [
+        # algorithm: GRPO over each prompt's group (uid), KL as a loss term, not in the reward
+        ("algorithm.adv_estimator", "grpo"),
+        ("algorithm.norm_adv_by_std_in_grpo", o.norm_adv_by_std),
+        ("algorithm.use_kl_in_reward", False),
+        # data: s2lpo lays the rows out in step order (draws of explorer responses depend on it)
+        ("data.train_files", str(paths.train_parquet)),
+        ("data.val_files", str(paths.val_parquet)),
+        ("data.train_batch_size", o.prompts_per_step),
+        ("data.max_prompt_length", recipe.data.max_prompt_tokens),
+        ("data.max_response_length", r.max_response_tokens),
+        ("data.shuffle", False),
+        ("data.seed", o.seed),
+        ("data.filter_overlong_prompts", False),
+        ("data.truncation", "error"),
+        ("++data.apply_chat_template_kwargs.enable_thinking", recipe.data.prompt.enable_thinking),
+        # the target model and its optimizer
+        ("actor_rollout_ref.model.path", recipe.models.target),
+        ("actor_rollout_ref.actor.optim.lr", o.lr),
+        ("actor_rollout_ref.actor.optim.weight_decay", o.weight_decay),
+        ("actor_rollout_ref.actor.ppo_mini_batch_size", o.mini_batch),
+        ("actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu", micro),
+        ("actor_rollout_ref.actor.ppo_epochs", o.epochs),
+        ("actor_rollout_ref.actor.use_kl_loss", o.kl.enabled),
+        ("actor_rollout_ref.actor.kl_loss_coef", o.kl.coef),
+        ("actor_rollout_ref.actor.kl_loss_type", o.kl.type),
+        ("actor_rollout_ref.actor.entropy_coeff", o.entropy_coef),
+        ("actor_rollout_ref.actor.clip_ratio_low", o.clip_ratio_low),
+        ("actor_rollout_ref.actor.clip_ratio_high", o.clip_ratio_high),
+        ("actor_rollout_ref.actor.loss_agg_mode", o.loss_agg),
+        ("actor_rollout_ref.actor.grad_clip", o.grad_clip),
+        ("actor_rollout_ref.actor.data_loader_seed", o.seed),
+        ("actor_rollout_ref.actor.checkpoint.save_contents", ["model", "optimizer", "extra", "hf_model"]),
+        ("actor_rollout_ref.actor.checkpoint.load_contents", ["model", "optimizer", "extra"]),
+        ("actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu", micro),
+        # rollouts: vLLM, G per prompt; the agent loop serves the explorer's share of each group
+        ("actor_rollout_ref.rollout.name", "vllm"),
+        ("actor_rollout_ref.rollout.n", r.group_size),
+        ("actor_rollout_ref.rollout.temperature", r.temperature),
+        ("actor_rollout_ref.rollout.top_p", r.top_p),
+        ("actor_rollout_ref.rollout.top_k", r.top_k),
+        ("actor_rollout_ref.rollout.seed", o.seed),
+        ("actor_rollout_ref.rollout.tensor_model_parallel_size", e.tensor_parallel_size),
+        ("actor_rollout_ref.rollout.gpu_memory_utilization", e.gpu_memory_utilization),
+        ("actor_rollout_ref.rollout.max_model_len", recipe.data.max_prompt_tokens + r.max_response_tokens),
+        ("actor_rollout_ref.rollout.calculate_log_probs", True),
+        ("actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu", micro),
+        ("actor_rollout_ref.rollout.agent.agent_loop_config_path", str(paths.agent_loop_config)),
+        # reward: the project's grader
+        ("reward.custom_reward_function.path", REWARD_MODULE),
+        ("reward.custom_reward_function.name", REWARD_FUNCTION),
+        # trainer: the V1 trainer (it hands session_id and global_steps to agent loops)
+        ("trainer.use_v1", True),
+        ("trainer.nnodes", e.nodes),
+        ("trainer.n_gpus_per_node", e.gpus_per_node),
+        ("trainer.total_epochs", 1),
+        ("trainer.total_training_steps", steps),
+        ("trainer.save_freq", _save_freq(recipe, steps)),
+        ("trainer.test_freq", -1),
+        ("trainer.val_before_train", False),
+        ("trainer.project_name", PROJECT_NAME),
+        ("trainer.experiment_name", recipe.name),
+        ("trainer.logger", loggers),
+        ("trainer.default_local_dir", str(paths.checkpoints)),
+        ("trainer.resume_mode", "auto"),
+        ("++ray_kwargs.ray_init.runtime_env.env_vars.VERL_FILE_LOGGER_PATH", str(paths.metrics)),
+    ]
+    if recipe.off_policy.correction == "truncated_is":
+        pairs += [
+            ("algorithm.rollout_correction.rollout_is", "token"),
+            ("algorithm.rollout_correction.rollout_is_threshold", recipe.off_policy.is_threshold),
+        ]
+    overrides = [f"{key}={hydra_value(value)}" for key, value in pairs]
+    overrides += [f"{key}={hydra_value(value)}" for key, value in e.overrides.items()]
+    return overrides
+
+
+def verl_command(recipe: Recipe, paths: VerlPaths, python: str | None = None) -> list[str]:
+    """The full argv: `python -m verl.trainer.main_ppo OVERRIDE...`."""
+    return [python or sys.executable, "-m", ENTRYPOINT, *verl_overrides(recipe, paths)]
+
+
+def shell_script(argv: list[str]) -> str:
+    """`command.sh`: the command, one override per line; $PYTHON picks the interpreter (default: this one)."""
+    lines = [
+        "#!/usr/bin/env bash",
+        "# Written by `s2lpo train`; rerun it to resume (verl resumes from its last checkpoint).",
+        "set -euo pipefail",
+        f'PYTHON="${{PYTHON:-{argv[0]}}}"',
+        f'"$PYTHON" {" ".join(shlex.quote(a) for a in argv[1:3])} \\',
+    ]
+    lines += [f"    {shlex.quote(a)} \\" for a in argv[3:-1]]
+    lines.append(f"    {shlex.quote(argv[-1])}")
+    return "\n".join(lines) + "\n"
+
+
+AGENT_LOOP_CLASS = "s2lpo_cli.verl_ext.agent_loop.ExplorerMixAgentLoop"
+
+
+def agent_loop_config(recipe: Recipe, paths: VerlPaths) -> list[dict[str, Any]]:
+    """The YAML list verl's agent-loop registry loads: name, _target_, then the loop's keyword arguments."""
+    s = recipe.schedule
+    return [
+        {
+            "name": AGENT_NAME,
+            "_target_": AGENT_LOOP_CLASS,
+            "explorer_bank": str(paths.explorer_bank),
+            "group_size": recipe.rollout.group_size,
+            "anneal_steps": s.anneal_steps,
+            "total_steps": s.total_steps,
+            "mode": s.mode,
+            "presence_penalty": recipe.rollout.presence_penalty,
+        }
+    ]

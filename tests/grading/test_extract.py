@@ -1,0 +1,54 @@
+import pytest
+
+from s2lpo_cli.grading.extract import extract_answer, last_boxed, strip_think
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("so the result is \\boxed{42}.", "42"),
+        ("first \\boxed{1}, finally \\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),
+        ("nested \\boxed{\\frac{\\sqrt{3}}{2}} ok", "\\frac{\\sqrt{3}}{2}"),
+        ("escaped braces \\boxed{\\{1, 2\\}}", "\\{1, 2\\}"),
+        ("a set \\boxed{\\left\\{ 1 \\right\\}}", "\\left\\{ 1 \\right\\}"),
+        ("spaces \\boxed { 7 }", "7"),
+        ("no braces \\boxed 5$ done", "5"),
+        ("fbox \\fbox{12}", "12"),
+        ("$\\boxed{3}$ then an empty \\boxed{} echoed from the prompt", "3"),
+        ("complete \\boxed{8} then truncated \\boxed{\\frac{1}{", "8"),
+        ("not a box: \\boxedfoo{3}", None),
+        ("no answer at all", None),
+    ],
+)
+def test_last_boxed_is_brace_matched(text, expected):
+    assert extract_answer(text) == expected
+
+
+def test_think_block_is_dropped_before_extraction():
+    assert extract_answer("<think>maybe \\boxed{3}</think>So \\boxed{4}.") == "4"
+    assert extract_answer("<think>maybe \\boxed{3}</think>I am not sure.") is None
+    # the prompt opened <think>; the response only closes it
+    assert extract_answer("thinking \\boxed{1} ...</think> final: \\boxed{2}") == "2"
+    # cut off while thinking: a guess inside the reasoning does not count
+    assert extract_answer("<think>try \\boxed{9} and then") is None
+    assert strip_think("a<think>b</think>c") == "c"
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Therefore, the answer is 17.", "17"),
+        ("The final answer is $\\frac{3}{4}$. I hope it is correct.", "\\frac{3}{4}"),
+        ("So the answer is: **x = 2**", "x = 2"),
+        ("the answer is \\(2\\pi\\)", "2\\pi"),
+        ("The answer is 3.5 meters.\nAnd the answer is 4.", "4"),
+        ("The answer is 1. Wait, no, the answer is \\boxed{2}.", "2"),
+    ],
+)
+def test_answer_is_fallback(text, expected):
+    assert extract_answer(text) == expected
+
+
+def test_last_boxed_skips_unclosed_box():
+    assert last_boxed("\\boxed{a} \\boxed{b") == "a"
+    assert last_boxed("\\boxed{b") is None

@@ -1,0 +1,64 @@
+import pytest
+
+from s2lpo_cli.grading.grader import Grade, Grader, grade_one
+
+HANGS = "9^{9^{9^{9}}}"  # math-verify tries to evaluate this tower and never returns
+
+
+@pytest.fixture(scope="module")
+def grader():
+    with Grader(workers=2, timeout_s=2.0) as g:
+        yield g
+
+
+def test_grades_and_records_what_was_extracted(grader):
+    pairs = [
+        ("so \\boxed{\\frac12}", "\\frac{1}{2}"),
+        ("<think>\\boxed{3}</think>the answer is 4.", "4"),
+        ("\\boxed{0.5}", "\\frac{1}{2}"),
+        ("\\boxed{5}", "\\frac{1}{2}"),
+        ("I give up", "7"),
+        ("\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}", "\\left( 3, \\frac{\\pi}{2} \\right)"),
+        ("\\boxed{\\frac{1}{2^{98}}}", "\\frac{1}{2^{99}}"),
+    ]
+    assert grader.grade(pairs) == [
+        Grade(True, "\\frac12", "ok"),
+        Grade(True, "4", "ok"),
+        Grade(True, "0.5", "ok"),
+        Grade(False, "5", "ok"),
+        Grade(False, None, "no_answer"),
+        Grade(True, "\\left( 3, \\frac{\\pi}{2} \\right)", "ok"),
+        Grade(False, "\\frac{1}{2^{98}}", "ok"),
+    ]
+
+
+def test_a_hanging_answer_is_killed_and_recorded_and_the_run_goes_on(grader):
+    pairs = [("\\boxed{1}", "1"), (f"\\boxed{{{HANGS}}}", "1"), ("\\boxed{2}", "1"), ("\\boxed{1}", "1")]
+    restarts = grader.restarts
+    grades = grader.grade(pairs)
+    assert [g.status for g in grades] == ["ok", "timeout", "ok", "ok"]
+    assert [g.correct for g in grades] == [True, False, False, True]
+    assert grader.restarts == restarts + 1
+    # the pool was repaired: still two live workers, and they still grade
+    assert grader.grade([("\\boxed{3}", "3")]) == [Grade(True, "3", "ok")]
+
+
+def test_a_gold_whose_parse_hangs_fails_its_answers_once_not_per_answer(grader):
+    pairs = [(f"\\boxed{{{i}}}", HANGS) for i in range(6)] + [("\\boxed{2}", "2")]
+    restarts = grader.restarts
+    grades = grader.grade(pairs)
+    assert [g.status for g in grades] == ["timeout"] * 6 + ["ok"]
+    assert grades[-1].correct
+    # at most one kill per worker that had started on that gold, not one per answer
+    assert grader.restarts - restarts <= grader.n_workers
+
+
+def test_progress_counts_every_pair(grader):
+    seen = []
+    grader.grade([("\\boxed{1}", "1"), ("none", "1"), ("\\boxed{2}", "2")], progress=seen.append)
+    assert sum(seen) == 3
+
+
+def test_grade_one_uses_a_shared_grader():
+    assert grade_one("The answer is $\\frac{3}{4}$.", "0.75") == Grade(True, "\\frac{3}{4}", "ok")
+    assert grade_one("\\boxed{4}", "3").correct is False

@@ -1,0 +1,119 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from s2lpo_cli.data.rollout_store import RolloutStore
+from s2lpo_cli.engines.base import SamplingParams
+from s2lpo_cli.engines.embedded import EmbeddedEngine
+from s2lpo_cli.errors import UserError
+from s2lpo_cli.sampling.job import SampleJob
+from s2lpo_cli.sampling.runner import run_sampling
+
+QUESTIONS = [("What is 12 + 7?", "19"), ("What is 3 - 5?", "-2"), ("Solve 2x = 8 for x.", "4"),
+             ("What is 6 * 7?", "42"), ("What is 12 + 7?", "19"), ("What is 9 + 9?", "18")]
+
+
+class Interrupted(Exception):
+    pass
+
+
+class FailingAfter:
+    """A real engine that is interrupted (like Ctrl-C or a crash) after `calls` generate calls."""
+
+    def __init__(self, engine: EmbeddedEngine, calls: int):
+        self.engine, self.calls, self.tokenizer = engine, calls, engine.tokenizer
+
+    def generate(self, prompts, params, seeds=None):
+        if self.calls == 0:
+            raise Interrupted
+        self.calls -= 1
+        return self.engine.generate(prompts, params, seeds)
+
+
+@pytest.fixture(scope="module")
+def engine(random_lm_dir):
+    return EmbeddedEngine.load(str(random_lm_dir), device="cpu")
+
+
+@pytest.fixture
+def dataset(tmp_path) -> Path:
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "question": q, "answer": a}) + "\n" for i, (q, a) in enumerate(QUESTIONS)))
+    return path
+
+
+def _job(explorer, dataset, output, **changes) -> SampleJob:
+    base = dict(explorer=str(explorer), dataset=str(dataset), output=Path(output),
+                params=SamplingParams(n=3, temperature=1.0, top_p=0.95, max_tokens=8), seed=0, shard_prompts=2)
+    return SampleJob(**{**base, **changes})
+
+
+def _rows(store: RolloutStore) -> list[dict]:
+    return store.table().to_pylist()
+
+
+def test_sampling_writes_graded_rows_and_a_manifest(random_lm_dir, engine, dataset, tmp_path):
+    result = run_sampling(_job(random_lm_dir, dataset, tmp_path / "out"), engine=engine)
+    assert result.dropped_duplicates == 1
+    rows = _rows(result.store)
+    assert len(rows) == 5 * 3
+    assert sorted(p.name for p in (tmp_path / "out" / "shards").iterdir()) == [
+        "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    assert [r["response_index"] for r in rows[:3]] == [0, 1, 2]
+    assert {r["ground_truth"] for r in rows} == {"19", "-2", "4", "42", "18"}
+    for r in rows:
+        assert len(r["response_token_ids"]) == len(r["response_logprobs"]) <= 8
+        assert r["reward"] == (1.0 if r["grade_status"] == "ok" and r["extracted_answer"] == r["ground_truth"] else 0.0)
+        assert r["data_source"] == "train"
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["n_per_prompt"] == 3 and manifest["counts"]["responses"] == 15
+    assert manifest["tokenizer_hash"] and manifest["versions"]["torch"]
+    assert result.summary.prompts == 5 and result.summary.responses == 15
+
+
+def test_interrupted_run_resumes_to_exactly_the_uninterrupted_rows(random_lm_dir, engine, dataset, tmp_path):
+    reference = run_sampling(_job(random_lm_dir, dataset, tmp_path / "full"), engine=engine)
+    job = _job(random_lm_dir, dataset, tmp_path / "resumed")
+    with pytest.raises(Interrupted):
+        run_sampling(job, engine=FailingAfter(engine, calls=1))
+    assert RolloutStore.open(tmp_path / "resumed").existing_shards() == [0]
+    resumed = run_sampling(job, engine=engine)
+    assert resumed.resumed_shards == 1 and not resumed.already_complete
+    assert _rows(resumed.store) == _rows(reference.store)
+    # A finished run is not redone: no generation at all.
+    again = run_sampling(job, engine=FailingAfter(engine, calls=0))
+    assert again.already_complete and again.summary == reference.summary
+
+
+def test_seed_fixes_the_rollouts(random_lm_dir, engine, dataset, tmp_path):
+    one = run_sampling(_job(random_lm_dir, dataset, tmp_path / "a"), engine=engine)
+    two = run_sampling(_job(random_lm_dir, dataset, tmp_path / "b", shard_prompts=5), engine=engine)
+    other = run_sampling(_job(random_lm_dir, dataset, tmp_path / "c", seed=1), engine=engine)
+    assert _rows(one.store) == _rows(two.store)  # shard size changes batching, not results
+    assert [r["response_token_ids"] for r in _rows(one.store)] != [r["response_token_ids"] for r in _rows(other.store)]
+
+
+def test_other_sampling_setup_is_refused_unless_forced(random_lm_dir, engine, dataset, tmp_path):
+    run_sampling(_job(random_lm_dir, dataset, tmp_path / "out", limit=2), engine=engine)
+    hotter = _job(random_lm_dir, dataset, tmp_path / "out", limit=2,
+                  params=SamplingParams(n=3, temperature=1.5, max_tokens=8))
+    with pytest.raises(UserError, match=r"holds rollouts of another setup \(sampling: .*--force"):
+        run_sampling(hotter, engine=engine)
+    forced = run_sampling(SampleJob(**{**hotter.__dict__, "force": True}), engine=engine)
+    assert forced.store.manifest["sampling"]["temperature"] == 1.5
+    assert len(_rows(forced.store)) == 2 * 3
+
+
+def test_bad_dataset_row_names_file_and_line(random_lm_dir, engine, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "What is 1 + 1?", "answer": "2"}\n{"question": "What is 2 + 2?"}\n')
+    with pytest.raises(UserError, match=f"{bad}:2: missing field\\(s\\) 'answer'"):
+        run_sampling(_job(random_lm_dir, bad, tmp_path / "out"), engine=engine)
+    assert not (tmp_path / "out").exists()
+
+
+def test_too_long_prompt_is_refused_before_any_work(random_lm_dir, engine, dataset, tmp_path):
+    with pytest.raises(UserError, match=r"row 0: the prompt has \d+ tokens, more than data.max_prompt_tokens = 5"):
+        run_sampling(_job(random_lm_dir, dataset, tmp_path / "out", max_prompt_tokens=5), engine=engine)
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,40 @@
+import pytest
+import torch
+
+from s2lpo_cli.training.advantages import grpo_advantages
+
+
+def test_group_normalized_advantages_match_formula():
+    rewards = torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+    out = grpo_advantages(rewards, [0, 0, 0, 0, 1, 1])
+    g = rewards[:4]
+    expected = (g - g.mean()) / (g.std() + 1e-6)
+    assert torch.allclose(out.advantages[:4], expected)
+    assert out.advantages[:4].sum().abs() < 1e-5
+    assert (out.advantages[4:] == 0).all()
+    assert out.n_groups == 2 and out.zero_variance_groups == 1
+    assert out.zero_variance_fraction == pytest.approx(0.5)
+
+
+def test_no_std_normalization_only_centres():
+    rewards = torch.tensor([1.0, 0.0, 0.0, 0.0])
+    out = grpo_advantages(rewards, ["a"] * 4, norm_by_std=False)
+    assert torch.allclose(out.advantages, torch.tensor([0.75, -0.25, -0.25, -0.25]))
+
+
+def test_singleton_group_gives_zero_and_is_counted():
+    out = grpo_advantages(torch.tensor([1.0, 1.0, 0.0]), [0, 1, 1])
+    assert out.advantages[0] == 0
+    assert out.zero_variance_groups == 1
+    assert out.advantages[1] > 0 > out.advantages[2]
+
+
+def test_group_ids_need_not_be_contiguous():
+    rewards = torch.tensor([1.0, 0.0, 0.0, 1.0])
+    a = grpo_advantages(rewards, [0, 1, 0, 1]).advantages
+    assert a[0] > 0 and a[2] < 0 and a[1] < 0 and a[3] > 0
+
+
+def test_shape_mismatch_is_refused():
+    with pytest.raises(ValueError):
+        grpo_advantages(torch.zeros(3), [0, 0])

@@ -1,0 +1,78 @@
+from collections import Counter
+
+import pytest
+
+from s2lpo_cli.schedule import PhysicalStep
+from s2lpo_cli.training.assembly import (
+    ExplorerPool,
+    explorer_demand,
+    prompt_batch,
+    truncate_response,
+)
+
+
+def test_prompt_batches_cover_an_epoch_without_repeats():
+    batches = [prompt_batch(i, 10, 3, seed=0) for i in range(3)]  # 3 full batches per epoch, 1 dropped
+    flat = [p for b in batches for p in b]
+    assert len(set(flat)) == 9
+    assert all(len(set(b)) == 3 for b in batches)
+    nxt = prompt_batch(3, 10, 3, seed=0)  # next epoch: new permutation
+    assert len(set(nxt)) == 3
+    assert prompt_batch(0, 10, 3, seed=0) == batches[0]
+    assert any(prompt_batch(i, 10, 3, seed=1) != batches[i] for i in range(3))
+
+
+def test_prompt_batch_refuses_too_few_prompts():
+    with pytest.raises(ValueError):
+        prompt_batch(0, 2, 3, seed=0)
+
+
+def test_explorer_demand_only_counts_explorer_steps():
+    steps = [PhysicalStep(1, "mixed", 4, 0), PhysicalStep(2, "mixed", 0, 4)]
+    used = explorer_demand(steps, 8, 4, seed=0)
+    assert used == set(prompt_batch(0, 8, 4, seed=0))
+
+
+def test_pool_draws_without_replacement_until_exhausted():
+    pool = ExplorerPool({"p": 8}, seed=3)
+    first, second = pool.draw("p", 4), pool.draw("p", 4)
+    assert sorted(first + second) == list(range(8))
+    third = pool.draw("p", 6)  # new pass over the pool: distinct within the draw
+    assert len(set(third)) == 6
+
+
+def test_pool_never_repeats_within_a_draw_across_a_pass_boundary():
+    pool = ExplorerPool({"p": 5}, seed=0)
+    for _ in range(20):
+        d = pool.draw("p", 3)
+        assert len(set(d)) == 3
+
+
+def test_pool_is_seeded_and_resumable():
+    a = ExplorerPool({"p": 16, "q": 16}, seed=7)
+    draws = [a.draw("p", 5), a.draw("q", 3)]
+    state = a.state_dict()
+    later = [a.draw("p", 5), a.draw("q", 7)]
+    b = ExplorerPool({"p": 16, "q": 16}, seed=7)
+    assert [b.draw("p", 5), b.draw("q", 3)] == draws
+    c = ExplorerPool({"p": 16, "q": 16}, seed=7)
+    c.load_state_dict(state)
+    assert [c.draw("p", 5), c.draw("q", 7)] == later
+    assert ExplorerPool({"p": 16}, seed=8).draw("p", 5) != draws[0]
+
+
+def test_pool_draws_are_uniform_over_passes():
+    pool = ExplorerPool({"p": 6}, seed=1)
+    counts = Counter(i for _ in range(30) for i in pool.draw("p", 2))
+    assert set(counts.values()) == {10}
+
+
+def test_pool_refuses_more_than_it_holds():
+    with pytest.raises(ValueError):
+        ExplorerPool({"p": 2}, seed=0).draw("p", 3)
+
+
+def test_truncation_cuts_ids_and_logprobs():
+    ids, lps, cut = truncate_response([1, 2, 3, 4], [-0.1, -0.2, -0.3, -0.4], 2)
+    assert (ids, lps, cut) == ([1, 2], [-0.1, -0.2], True)
+    assert truncate_response([1, 2], None, 2) == ([1, 2], None, False)

@@ -1,0 +1,127 @@
+import pytest
+import torch
+
+from s2lpo_cli.training.losses import (
+    LossConfig,
+    aggregate,
+    entropy_from_logits,
+    kl_estimate,
+    policy_loss,
+    ppo_loss,
+    token_logprobs,
+    truncated_is_weights,
+)
+
+
+def _batch(seed=0, b=4, t=5):
+    g = torch.Generator().manual_seed(seed)
+    logp = -torch.rand(b, t, generator=g) * 2
+    old = logp + (torch.rand(b, t, generator=g) - 0.5)
+    adv = torch.randn(b, generator=g)
+    mask = torch.ones(b, t)
+    mask[1, 3:] = 0
+    mask[2, 1:] = 0
+    return logp, old, adv, mask
+
+
+def test_ratio_one_gives_minus_mean_advantage():
+    logp, _, adv, mask = _batch()
+    out = policy_loss(logp, logp, adv, mask, clip_low=0.2, clip_high=0.2)
+    expected = -(adv[:, None] * mask).sum() / mask.sum()
+    assert torch.allclose(out.loss, expected)
+    assert not out.clipped.any()
+
+
+def test_clipping_low_and_high_bounds():
+    logp = torch.log(torch.tensor([[1.5, 0.5]]))  # ratios 1.5 and 0.5 against old log 1 = 0
+    old = torch.zeros(1, 2)
+    mask = torch.ones(1, 2)
+    pos = policy_loss(logp, old, torch.tensor([1.0]), mask, clip_low=0.1, clip_high=0.3)
+    # A > 0: ratio 1.5 is clipped to 1.3; ratio 0.5 keeps the smaller (unclipped) objective.
+    assert torch.allclose(pos.token_loss, torch.tensor([[-1.3, -0.5]]))
+    assert pos.clipped.tolist() == [[True, False]]
+    neg = policy_loss(logp, old, torch.tensor([-1.0]), mask, clip_low=0.1, clip_high=0.3)
+    # A < 0: ratio 0.5 is clipped to 0.9; ratio 1.5 stays (pessimistic).
+    assert torch.allclose(neg.token_loss, torch.tensor([[1.5, 0.9]]))
+
+
+def test_dual_clip_bounds_negative_advantage_loss():
+    logp, old = torch.tensor([[3.0]]), torch.zeros(1, 1)  # ratio e^3 ~ 20
+    out = policy_loss(logp, old, torch.tensor([-1.0]), torch.ones(1, 1), clip_low=0.2, clip_high=0.2)
+    assert torch.allclose(out.token_loss, torch.tensor([[3.0]]))
+
+
+def test_aggregation_modes_and_global_denominators():
+    loss = torch.tensor([[1.0, 2.0, 3.0], [4.0, 0.0, 0.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+    assert aggregate(loss, mask, "token-mean").item() == pytest.approx(10 / 4)
+    assert aggregate(loss, mask, "seq-mean-token-sum").item() == pytest.approx((6 + 4) / 2)
+    assert aggregate(loss, mask, "seq-mean-token-mean").item() == pytest.approx((2 + 4) / 2)
+    # Micro-batches with the mini-batch's totals sum to the mini-batch loss.
+    parts = aggregate(loss[:1], mask[:1], "token-mean", num_tokens=4) + aggregate(
+        loss[1:], mask[1:], "token-mean", num_tokens=4
+    )
+    assert parts.item() == pytest.approx(10 / 4)
+    parts = aggregate(loss[:1], mask[:1], "seq-mean-token-mean", num_seqs=2) + aggregate(
+        loss[1:], mask[1:], "seq-mean-token-mean", num_seqs=2
+    )
+    assert parts.item() == pytest.approx(3.0)
+
+
+def test_kl_estimators():
+    logp, ref = torch.tensor([-1.0, -2.0]), torch.tensor([-1.5, -1.0])
+    k3 = kl_estimate(logp, ref, "low_var_kl")
+    assert torch.allclose(k3, torch.exp(ref - logp) - (ref - logp) - 1)
+    assert (k3 >= 0).all()
+    assert torch.allclose(kl_estimate(logp, ref, "kl"), logp - ref)
+    assert torch.allclose(kl_estimate(logp, ref, "mse"), 0.5 * (logp - ref) ** 2)
+    assert torch.allclose(kl_estimate(logp, logp, "low_var_kl"), torch.zeros(2))
+    with pytest.raises(ValueError):
+        kl_estimate(logp, ref, "nope")
+
+
+def test_token_logprobs_and_entropy():
+    logits = torch.randn(2, 3, 7)
+    targets = torch.randint(0, 7, (2, 3))
+    ref = torch.log_softmax(logits, -1).gather(-1, targets[..., None])[..., 0]
+    assert torch.allclose(token_logprobs(logits, targets), ref, atol=1e-6)
+    p = torch.softmax(logits, -1)
+    assert torch.allclose(entropy_from_logits(logits), -(p * p.log()).sum(-1), atol=1e-5)
+
+
+def test_truncated_is_weights_clip_and_spare_target_rows():
+    old = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
+    explorer = torch.tensor([[-2.0, 0.5], [-5.0, -5.0]])
+    w = truncated_is_weights(old, explorer, torch.tensor([1, 0]), threshold=2.0)
+    assert torch.allclose(w, torch.tensor([[2.0, torch.exp(torch.tensor(-0.5)).item()], [1.0, 1.0]]))
+
+
+def test_luffy_shaping_replaces_explorer_rows_and_has_shaped_gradient():
+    logp = torch.log(torch.tensor([[0.5], [0.5]])).requires_grad_()
+    adv = torch.tensor([1.0, 1.0])
+    out = policy_loss(logp, logp.detach(), adv, torch.ones(2, 1), clip_low=0.2, clip_high=0.2,
+                      shaped_rows=torch.tensor([1, 0]), luffy_gamma=0.1)
+    assert out.token_loss[0, 0].item() == pytest.approx(-0.5 / 0.6)
+    assert out.token_loss[1, 0].item() == pytest.approx(-1.0)
+    out.loss.backward()
+    # d/dlogp of -p/(p+g) = -g p / (p+g)^2 (halved by the token mean); on-policy row: -ratio.
+    assert logp.grad[0, 0].item() == pytest.approx(-0.1 * 0.5 / 0.36 / 2, rel=1e-5)
+    assert logp.grad[1, 0].item() == pytest.approx(-0.5, rel=1e-5)
+
+
+def test_ppo_loss_combines_terms():
+    logp, old, adv, mask = _batch(1)
+    ref = logp - 0.3
+    ent = torch.rand_like(logp)
+    cfg = LossConfig(kl_coef=0.1, entropy_coef=0.01)
+    terms = ppo_loss(cfg, logp, old, adv, mask, ref_logp=ref, entropy=ent)
+    pg = policy_loss(logp, old, adv, mask, clip_low=0.2, clip_high=0.2).loss
+    expected = pg + 0.1 * aggregate(kl_estimate(logp, ref), mask, "token-mean") - 0.01 * aggregate(ent, mask, "token-mean")
+    assert torch.allclose(terms.total, expected)
+    # correction none leaves explorer rows alone; truncated_is weights them.
+    rows = torch.tensor([1, 0, 0, 1])
+    plain = ppo_loss(LossConfig(), logp, old, adv, mask, explorer_rows=rows, explorer_logp=old)
+    assert torch.allclose(plain.total, pg) and plain.weights is None
+    tis = ppo_loss(LossConfig(correction="truncated_is"), logp, old, adv, mask, explorer_rows=rows,
+                   explorer_logp=old - 1.0)
+    assert tis.weights is not None and torch.allclose(tis.weights[0], torch.full((5,), 2.0))

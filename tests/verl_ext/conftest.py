@@ -1,0 +1,67 @@
+"""Fixtures of the verl extension tests: verl's own Hydra config, a tiny verl recipe, a tiny explorer store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("verl")
+
+from s2lpo_cli.data.rows import Row, read_rows  # noqa: E402
+from s2lpo_cli.recipe import Recipe, load_recipe  # noqa: E402
+
+
+def compose_verl(overrides: list[str]):
+    """verl's ppo_trainer config with these overrides, composed by Hydra as `main_ppo` does."""
+    import verl
+    from hydra import compose, initialize_config_dir
+
+    config_dir = str(Path(verl.__file__).parent / "trainer" / "config")
+    with initialize_config_dir(config_dir=config_dir, version_base=None):
+        return compose(config_name="ppo_trainer", overrides=overrides)
+
+
+def tiny_verl_recipe(tiny_models: Path, run_dir: Path, store: Path | None = None, *extra: str) -> Recipe:
+    """recipes/tiny.yaml on verl with one GPU, pointed at the tiny models."""
+    sets = [
+        "engine.kind=verl", "engine.gpus_per_node=1", "engine.tensor_parallel_size=1",
+        f"models.target={tiny_models / 'target'}", f"models.explorer={tiny_models / 'explorer'}",
+        f"models.explorer_rollouts={store or run_dir / 'no_store'}", f"output.run_dir={run_dir}",
+        f"data.train={tiny_models / 'data' / 'train.jsonl'}", "data.limit=12", *extra,
+    ]
+    return load_recipe("tiny", sets)
+
+
+def train_rows(tiny_models: Path, n: int = 12) -> list[Row]:
+    return read_rows(tiny_models / "data" / "train.jsonl", limit=n)
+
+
+def write_store(path: Path, tiny_models: Path, rows: list[Row], n_per_prompt: int, tokenizer_hash: str | None = None):
+    """A rollout store as `s2lpo sample` leaves it: n responses per prompt, token ids from the explorer's tokenizer."""
+    from transformers import AutoTokenizer
+
+    from s2lpo_cli.data.rollout_store import RolloutStore
+    from s2lpo_cli.prompting import build_messages, render_prompt
+    from s2lpo_cli.prompting import tokenizer_hash as hash_of
+
+    tok = AutoTokenizer.from_pretrained(tiny_models / "explorer")
+    store = RolloutStore.prepare(path, {"explorer": str(tiny_models / "explorer"),
+                                        "tokenizer_hash": tokenizer_hash or hash_of(tok), "n_per_prompt": n_per_prompt})
+    records = []
+    for row in rows:
+        prompt_ids = tok(render_prompt(tok, build_messages(row.question), False), add_special_tokens=False)["input_ids"]
+        for i in range(n_per_prompt):
+            text = f"Answer {i}: \\boxed{{{row.answer if i % 2 == 0 else 'wrong'}}}"
+            ids = tok(text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+            records.append({
+                "prompt_id": row.prompt_id, "question": row.question, "ground_truth": row.answer,
+                "data_source": "synthetic", "prompt_token_ids": prompt_ids, "response_index": i,
+                "response_text": text, "response_token_ids": ids,
+                "response_logprobs": [-0.01 * (i + 1) * (k + 1) for k in range(len(ids))],
+                "finish_reason": "stop", "reward": float(i % 2 == 0), "extracted_answer": None, "grade_status": "ok",
+            })
+    store.write_shard(0, records)
+    store.finish({"responses": len(records)})
+    return store
+

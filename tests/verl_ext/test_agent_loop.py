@@ -1,0 +1,196 @@
+"""The agent loop driven by verl's own AgentLoopWorker, as verl's V1 trainer drives it (session_id, global_steps).
+
+verl's rollout server is the one piece that needs a GPU; here a local server generates with the tiny target
+(transformers, on CPU) behind the same `generate` interface. Everything else is verl's code: Hydra config,
+RLHFDataset, the agent-loop registry loaded from our YAML, padding/postprocessing, and GRPO advantages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from s2lpo_cli.verl_ext.command import VerlPaths, verl_overrides
+from s2lpo_cli.verl_ext.draws import plan_draws
+from s2lpo_cli.verl_ext.launch import Prepared, write_run_folder
+
+from .conftest import compose_verl, tiny_verl_recipe, train_rows, write_store
+
+pytestmark = [pytest.mark.verl, pytest.mark.slow]
+SAMPLING = {"temperature": 1.0, "top_p": 1.0, "top_k": -1, "repetition_penalty": 1.0, "logprobs": True}
+
+
+class TinyServer:
+    """verl's LLM server interface, generating with the tiny target on CPU."""
+
+    def __init__(self, model_dir: Path) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.model = AutoModelForCausalLM.from_pretrained(model_dir)
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.calls: list[dict] = []
+
+    async def generate(self, request_id, *, prompt_ids, sampling_params, **_):
+        from verl.workers.rollout.replica import TokenOutput
+
+        self.calls.append(dict(sampling_params))
+        torch.manual_seed(len(self.calls))
+        out = self.model.generate(torch.tensor([prompt_ids]), do_sample=True, max_new_tokens=6, output_scores=True,
+                                  return_dict_in_generate=True, pad_token_id=self.tokenizer.pad_token_id)
+        new = out.sequences[0, len(prompt_ids):].tolist()
+        logprobs = [torch.log_softmax(s[0], -1)[t].item() for s, t in zip(out.scores, new, strict=True)]
+        return TokenOutput(token_ids=new, log_probs=logprobs, extra_fields={"global_steps": 0})
+
+
+@pytest.fixture(scope="module")
+def verl_run(tiny_models, tmp_path_factory):
+    """A written run folder (tiny recipe, mixed and split) and verl's worker over it."""
+    from verl.experimental.agent_loop.agent_loop import AgentLoopWorker
+    from verl.utils.dataset.rl_dataset import RLHFDataset
+
+    root = tmp_path_factory.mktemp("verl_run")
+    rows = train_rows(tiny_models)
+    store = write_store(root / "store", tiny_models, rows, n_per_prompt=40)
+    responses = {pid: {r.response_index: r for r in group} for pid, group in store.responses_by_prompt().items()}
+    runs = {}
+    for mode in ("mixed", "split"):
+        recipe = tiny_verl_recipe(tiny_models, root / mode, root / "store", f"schedule.mode={mode}")
+        planned, problems = plan_draws(rows, recipe, {pid: sorted(g) for pid, g in responses.items()})
+        assert problems == []
+        paths, _ = write_run_folder(recipe, Prepared(planned, rows[:4], responses))
+        cfg = compose_verl(verl_overrides(recipe, paths))
+        server = TinyServer(tiny_models / "target")
+        worker = AgentLoopWorker(cfg, llm_client=server)
+        dataset = RLHFDataset(str(paths.train_parquet), worker.tokenizer, cfg.data)
+        runs[mode] = (recipe, paths, worker, server, dataset, responses)
+    return runs
+
+
+def _drive(worker, item, global_steps: int, uid: str, n: int, postprocess: bool = True):
+    """What verl's AgentLoopWorkerTQ._run_prompt does for one prompt: n sessions under one uid."""
+    from omegaconf import OmegaConf
+    from verl.experimental.agent_loop.agent_loop import _agent_loop_registry
+
+    prompt = {k: v for k, v in item.items() if k != "agent_name"}
+    entry = OmegaConf.load(worker.rollout_config.agent.agent_loop_config_path)[0]
+    _agent_loop_registry[entry.name] = entry  # the registry is per process; both test runs share this one
+
+    async def run_all():
+        outputs = []
+        for session_id in range(n):
+            kwargs = {**prompt, "uid": uid, "global_steps": global_steps, "session_id": session_id}
+            if postprocess:
+                trajectory = {"step": global_steps, "sample_index": item["index"], "rollout_n": session_id,
+                              "validate": False}
+                outputs.append(await worker._run_agent_loop(dict(SAMPLING), trajectory, agent_name=item["agent_name"],
+                                                            trace=False, **kwargs))
+            else:
+                loop = _instantiate(worker, entry)
+                outputs.append(await loop.run(dict(SAMPLING), **kwargs))
+        return outputs
+
+    return asyncio.run(run_all())
+
+
+def _instantiate(worker, entry):
+    import hydra
+    from verl.experimental.agent_loop.agent_loop import DictConfigWrap, ToolListWrap
+
+    return hydra.utils.instantiate(config=entry, trainer_config=DictConfigWrap(worker.config), server_manager=worker.llm_client,
+                                   tokenizer=worker.tokenizer, processor=None, hf_model_type="qwen3",
+                                   dataset_cls=worker.dataset_cls, data_config=DictConfigWrap(worker.config.data),
+                                   tools=ToolListWrap([]))
+
+
+def _unpadded(output):
+    p = output.prompt_ids.shape[1]
+    prompt = output.prompt_ids[0][output.attention_mask[0, :p].bool()].tolist()
+    response = output.response_ids[0][output.attention_mask[0, p:].bool()].tolist()
+    return prompt, response
+
+
+def test_first_g_w_slots_replay_the_explorer_and_the_rest_generate(verl_run):
+    recipe, paths, worker, server, dataset, responses = verl_run["mixed"]
+    item = dataset[8]  # first row of global step 2: alpha = 2/3, G_w = ceil(2/3 * 8) = 6
+    assert item["extra_info"]["step"] == 2
+    server.calls.clear()
+    outputs = _drive(worker, item, global_steps=2, uid="u8", n=8)
+    expected_prompt = worker.tokenizer.apply_chat_template(list(item["raw_prompt"]), tokenize=True, add_generation_prompt=True,
+                                                           enable_thinking=False)
+    expected_prompt = list(expected_prompt["input_ids"] if hasattr(expected_prompt, "keys") else expected_prompt)
+    stored = responses[item["extra_info"]["prompt_id"]]
+    for slot, output in enumerate(outputs):
+        prompt, response = _unpadded(output)
+        assert prompt == expected_prompt  # every slot: the target's chat template
+        if slot < 6:
+            want = stored[item["extra_info"]["explorer"][slot]]
+            assert response == list(want.response_token_ids)
+            assert output.extra_fields["s2lpo_source"] == "explorer"
+            logprobs = output.response_logprobs[0, : len(response)]
+            assert torch.allclose(logprobs, torch.tensor(want.response_logprobs, dtype=torch.float32))
+        else:
+            assert output.extra_fields["s2lpo_source"] == "target"
+    assert len(server.calls) == 2  # only the G_s = 2 target slots reached the rollout server
+
+
+def test_split_mode_leaves_out_the_other_phase(verl_run):
+    recipe, paths, worker, server, dataset, _ = verl_run["split"]
+    # tiny: G=8, N=4. Global steps: 1 explorer(8) | 2 explorer(6), 3 target(3) | 4 explorer(3), 5 target(6) | ...
+    explorer_item, target_item = dataset[8], dataset[16]
+    assert (explorer_item["extra_info"]["step"], target_item["extra_info"]["step"]) == (2, 3)
+    server.calls.clear()
+    explorer_phase = _drive(worker, explorer_item, global_steps=2, uid="a", n=8, postprocess=False)
+    assert [type(o).__name__ for o in explorer_phase] == ["AgentLoopOutput"] * 6 + ["list"] * 2
+    assert all(o.extra_fields["s2lpo_source"] == "explorer" for o in explorer_phase[:6]) and not server.calls
+    target_phase = _drive(worker, target_item, global_steps=3, uid="b", n=8, postprocess=False)
+    assert [o == [] for o in target_phase] == [False] * 3 + [True] * 5
+    assert len(server.calls) == 3
+
+
+def test_row_served_at_another_step_is_refused(verl_run):
+    _, _, worker, _, dataset, _ = verl_run["mixed"]
+    with pytest.raises(RuntimeError, match="planned for global step 2"):
+        _drive(worker, dataset[8], global_steps=3, uid="x", n=1, postprocess=False)
+
+
+def test_verl_grpo_advantage_over_the_mixed_batch_equals_the_embedded_trainers(verl_run):
+    from verl import DataProto
+    from verl.trainer.ppo.core_algos import AdvantageEstimator
+    from verl.trainer.ppo.v1.utils import compute_advantage_for_multi_trajectories
+
+    from s2lpo_cli.training.advantages import grpo_advantages
+    from s2lpo_cli.verl_ext.reward import compute_score
+
+    recipe, paths, worker, server, dataset, _ = verl_run["mixed"]
+    outputs, keys, uids = [], [], []
+    for index, uid in ((8, "u8"), (9, "u9")):
+        item = dataset[index]
+        outputs += _drive(worker, item, global_steps=2, uid=uid, n=8)
+        keys += [f"{uid}_{s}_0" for s in range(8)]
+        uids += [uid] * 8
+    batch = worker._postprocess(outputs, input_non_tensor_batch=None)
+    # rewards as verl's reward loop computes them: the grader on the decoded response
+    rewards = []
+    for i in range(len(batch)):
+        _, response = _unpadded(outputs[i])
+        text = worker.tokenizer.decode(response, skip_special_tokens=True)
+        gold = dataset[8 if i < 8 else 9]["reward_model"]["ground_truth"]
+        rewards.append(compute_score("synthetic", text, gold)["score"])
+    assert 0 < sum(rewards) < len(rewards)  # explorer slots alternate right/wrong answers
+    response_mask = batch.batch["response_mask"]
+    last = response_mask.sum(-1) - 1
+    token_rewards = torch.zeros_like(response_mask, dtype=torch.float32)
+    token_rewards[torch.arange(len(batch)), last] = torch.tensor(rewards)
+    data = DataProto.from_dict(tensors={"token_level_rewards": token_rewards, "response_mask": response_mask},
+                               non_tensors={"uid": np.array(uids, dtype=object)})
+    data = compute_advantage_for_multi_trajectories(
+        data, batch_keys=keys, adv_estimator=AdvantageEstimator.GRPO, num_repeat=8,
+        norm_adv_by_std_in_grpo=recipe.optim.norm_adv_by_std, config=worker.config.algorithm)
+    verl_adv = data.batch["advantages"][torch.arange(len(batch)), 0]
+    ours = grpo_advantages(torch.tensor(rewards), uids, norm_by_std=recipe.optim.norm_adv_by_std).advantages
+    assert torch.allclose(verl_adv, ours, atol=1e-5)
+    assert (data.batch["advantages"] * (1 - response_mask)).abs().sum() == 0

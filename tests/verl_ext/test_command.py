@@ -1,0 +1,112 @@
+"""The verl command: composes against verl's own Hydra config for every shipped recipe and holds its values."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+
+from s2lpo_cli.recipe import load_recipe, shipped_recipes
+from s2lpo_cli.verl_ext.command import (
+    AGENT_NAME,
+    REWARD_MODULE,
+    VerlPaths,
+    agent_loop_config,
+    hydra_value,
+    total_physical_steps,
+    verl_command,
+    verl_overrides,
+)
+
+from .conftest import compose_verl
+
+pytestmark = pytest.mark.verl
+SNAPSHOT = Path(__file__).parent / "snapshots" / "4b_8b_command.txt"
+PATHS = VerlPaths(Path("/RUN/verl"))
+
+
+def _recipe(name: str):
+    # tiny.yaml is the embedded default; on verl it runs on one GPU
+    extra = ["engine.kind=verl", "engine.gpus_per_node=1", "engine.tensor_parallel_size=1"] if name == "tiny" else []
+    return load_recipe(name, extra)
+
+
+@pytest.mark.parametrize("name", shipped_recipes())
+def test_overrides_compose_and_hold_the_recipe(name):
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+
+    recipe = _recipe(name)
+    cfg = compose_verl(verl_overrides(recipe, PATHS))
+    validate_config(cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
+    actor, rollout = cfg.actor_rollout_ref.actor, cfg.actor_rollout_ref.rollout
+    o, r = recipe.optim, recipe.rollout
+    assert rollout.n == r.group_size
+    assert actor.optim.lr == o.lr
+    assert cfg.data.train_batch_size == o.prompts_per_step
+    assert actor.ppo_mini_batch_size == o.mini_batch and actor.ppo_micro_batch_size_per_gpu == o.micro_batch
+    assert actor.use_kl_loss == o.kl.enabled and actor.kl_loss_coef == o.kl.coef and actor.kl_loss_type == o.kl.type
+    assert (actor.clip_ratio_low, actor.clip_ratio_high) == (o.clip_ratio_low, o.clip_ratio_high)
+    assert actor.entropy_coeff == o.entropy_coef and actor.loss_agg_mode == o.loss_agg
+    assert rollout.temperature == r.temperature and rollout.top_p == r.top_p
+    assert rollout.tensor_model_parallel_size == recipe.engine.tensor_parallel_size
+    assert rollout.gpu_memory_utilization == recipe.engine.gpu_memory_utilization
+    assert cfg.data.max_prompt_length == recipe.data.max_prompt_tokens
+    assert cfg.data.max_response_length == r.max_response_tokens
+    assert cfg.data.apply_chat_template_kwargs.enable_thinking == recipe.data.prompt.enable_thinking
+    assert cfg.actor_rollout_ref.model.path == recipe.models.target
+    assert cfg.algorithm.adv_estimator == "grpo"
+    assert cfg.algorithm.norm_adv_by_std_in_grpo == o.norm_adv_by_std
+    assert cfg.reward.custom_reward_function.path == REWARD_MODULE
+    assert rollout.agent.agent_loop_config_path == str(PATHS.agent_loop_config)
+    assert cfg.trainer.total_training_steps == total_physical_steps(recipe)
+    assert cfg.trainer.n_gpus_per_node * cfg.trainer.nnodes == recipe.engine.gpus_per_node * recipe.engine.nodes
+    assert cfg.trainer.default_local_dir == str(PATHS.checkpoints)
+    assert cfg.trainer.use_v1 is True and cfg.data.shuffle is False
+
+
+def test_raw_overrides_come_last_and_win():
+    recipe = load_recipe("4b_8b", ["engine.overrides={actor_rollout_ref.rollout.n: 4, trainer.logger: [console]}"])
+    overrides = verl_overrides(recipe, PATHS)
+    assert overrides[-2:] == ["actor_rollout_ref.rollout.n=4", "trainer.logger=[console]"]
+    cfg = compose_verl(overrides)
+    assert cfg.actor_rollout_ref.rollout.n == 4 and list(cfg.trainer.logger) == ["console"]
+
+
+def test_truncated_is_maps_to_verl_rollout_correction():
+    recipe = load_recipe("4b_8b", ["off_policy.correction=truncated_is", "off_policy.is_threshold=3.0"])
+    cfg = compose_verl(verl_overrides(recipe, PATHS))
+    assert cfg.algorithm.rollout_correction.rollout_is == "token"
+    assert cfg.algorithm.rollout_correction.rollout_is_threshold == 3.0
+
+
+def test_split_mode_runs_one_global_step_per_physical_step():
+    mixed, split = load_recipe("4b_8b"), load_recipe("4b_8b", ["schedule.mode=split"])
+    assert total_physical_steps(mixed) == 16
+    # steps 1..7 have explorer and target phases except t=1 (alpha=1: no target step); 8..16 target only
+    assert total_physical_steps(split) == 1 + 6 * 2 + 9
+
+
+def test_hydra_values_are_quoted_when_needed():
+    assert hydra_value(True) == "true" and hydra_value(None) == "null" and hydra_value(1e-06) == "1e-06"
+    assert hydra_value("pkg://s2lpo_cli.verl_ext.reward") == "pkg://s2lpo_cli.verl_ext.reward"
+    assert hydra_value("a b'c") == "'a b\\'c'"
+    assert hydra_value("/a/b-c/train.parquet") == "/a/b-c/train.parquet"
+    assert hydra_value(["console", "file"]) == "[console,file]"
+
+
+def test_agent_loop_config_names_the_loop_and_its_schedule():
+    recipe = load_recipe("4b_8b")
+    (entry,) = agent_loop_config(recipe, PATHS)
+    assert entry["name"] == AGENT_NAME and entry["_target_"].endswith("agent_loop.ExplorerMixAgentLoop")
+    assert (entry["group_size"], entry["anneal_steps"], entry["total_steps"], entry["mode"]) == (16, 8, 16, "mixed")
+
+
+def test_command_snapshot_4b_8b():
+    command = shlex.join(verl_command(load_recipe("4b_8b"), PATHS, python="python")).replace(" ", "\n") + "\n"
+    if os.environ.get("S2LPO_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(command)
+    assert command == SNAPSHOT.read_text(), "command changed; rerun with S2LPO_UPDATE_SNAPSHOTS=1 if intended"
