@@ -49,13 +49,13 @@ def init(
 def _table(result):  # noqa: ANN001, ANN202 - BuildResult, rich Table (imported lazily)
     from rich.table import Table
 
-    families = [f for f in result.models[0].heldout_accuracy if f != "all"]
-    table = Table(title=f"tiny models (held-out accuracy: one sample per question at temperature 1, "
-                        f"seed {result.seed})")
-    for column in ("model", "params", "warm-up steps", "warm-up s", "accuracy", *families):
+    families = [f for f in result.models[0].train_accuracy if f != "all"]
+    table = Table(title=f"tiny models (accuracy: one sample per question at temperature 1, seed {result.seed})")
+    for column in ("model", "params", "warm-up steps", "warm-up s", "held-out acc", "train acc",
+                   *(f"train {f}" for f in families)):
         table.add_column(column, justify="left" if column == "model" else "right")
     for m in result.models:
-        acc = m.heldout_accuracy
-        table.add_row(m.name, f"{m.params:,}", str(m.warmup_steps), f"{m.warmup_seconds:.1f}", f"{acc['all']:.1%}",
-                      *(f"{acc[f]:.1%}" for f in families))
+        train = m.train_accuracy
+        table.add_row(m.name, f"{m.params:,}", str(m.warmup_steps), f"{m.warmup_seconds:.1f}",
+                      f"{m.heldout_accuracy['all']:.1%}", f"{train['all']:.1%}", *(f"{train[f]:.1%}" for f in families))
     return table

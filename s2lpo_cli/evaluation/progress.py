@@ -10,12 +10,17 @@ class ProgressSink(Protocol):
 
     def advance(self, n: int) -> None: ...
 
+    def note(self, message: str) -> None: ...
+
 
 class NoProgress:
     def begin(self, label: str, total: int, done: int = 0) -> None:
         pass
 
     def advance(self, n: int) -> None:
+        pass
+
+    def note(self, message: str) -> None:
         pass
 
 
@@ -53,3 +58,8 @@ class RichProgress:
     def advance(self, n: int) -> None:
         if self._task is not None:
             self._progress.advance(self._task, n)
+
+    def note(self, message: str) -> None:
+        from rich.text import Text
+
+        self._progress.console.print(Text(message, style="yellow"))

@@ -1,7 +1,8 @@
 """`<bench>_raw.jsonl`: one line per question with its k responses, appended as questions finish.
 
 A line: {"id", "question", "answer", ["subject", "level",] "n_prompt_tokens",
-"responses": [{"text", "n_tokens", "finish_reason"}, ...]}.
+"responses": [{"text", "n_tokens", "finish_reason"}, ...]}. A question the engine could not take (its
+prompt is longer than the model's context) has "skipped": the reason, and k empty "length" responses.
 Lines are appended and fsynced one batch at a time. A run killed mid-write leaves at most a torn last
 line without its newline; resuming cuts it off, so no question is lost or written twice.
 """
@@ -26,6 +27,14 @@ def raw_record(row: Row, output: PromptOutput) -> dict[str, Any]:
     record["responses"] = [
         {"text": c.text, "n_tokens": len(c.token_ids), "finish_reason": c.finish_reason} for c in output.completions
     ]
+    return record
+
+
+def skipped_record(row: Row, reason: str, k: int) -> dict[str, Any]:
+    record: dict[str, Any] = {"id": row.id, "question": row.question, "answer": row.answer}
+    record.update({key: row.extra[key] for key in BREAKDOWN_KEYS if row.extra.get(key) is not None})
+    record["skipped"] = reason
+    record["responses"] = [{"text": "", "n_tokens": 0, "finish_reason": "length"} for _ in range(k)]
     return record
 
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from s2lpo_cli.data.benchmarks import get_benchmark, load_benchmark, load_benchmark_file
 from s2lpo_cli.data.rows import Row
-from s2lpo_cli.engines.base import Engine
+from s2lpo_cli.engines.base import Engine, PromptOutput
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.evaluation.layout import SUMMARY, RunDirs, write_atomic
 from s2lpo_cli.evaluation.progress import NoProgress, ProgressSink
-from s2lpo_cli.evaluation.raw import append_records, finished_ids, raw_record
+from s2lpo_cli.evaluation.raw import append_records, finished_ids, raw_record, skipped_record
 from s2lpo_cli.evaluation.scoring import score_raw_file, summary_entry
 from s2lpo_cli.evaluation.settings import EvalSettings
 from s2lpo_cli.grading.grader import Grader
@@ -40,6 +40,23 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def _generate_batch(engine: Engine, rows: list[Row], settings: EvalSettings) -> list[PromptOutput | str]:
+    """Outputs for a batch. When the engine rejects it (a prompt longer than the model's context raises
+    ValueError in both engines), each prompt is retried alone and a rejected one gets the error message."""
+    params = settings.sampling_params()
+    prompts = [build_messages(row.question) for row in rows]
+    seeds = [settings.question_seed(row.id) for row in rows]
+    try:
+        outputs: list[PromptOutput | str] = list(engine.generate(prompts, params, seeds=seeds))
+    except ValueError as exc:
+        if len(rows) == 1:
+            return [str(exc)]
+        return [out for row in rows for out in _generate_batch(engine, [row], settings)]
+    if len(outputs) != len(rows) or any(len(o.completions) != settings.k for o in outputs):
+        raise RuntimeError(f"the engine returned outputs for {len(outputs)} of {len(rows)} prompts, or not k={settings.k} each")
+    return outputs
+
+
 def _generate(
     settings: EvalSettings, name: str, rows: list[Row], dirs: RunDirs, engine: Callable[[], Engine],
     batch_size: int, progress: ProgressSink,
@@ -48,15 +65,16 @@ def _generate(
     done = finished_ids(raw)
     todo = [row for row in rows if row.id not in done]
     progress.begin(f"{name}: generating", total=len(rows) * settings.k, done=(len(rows) - len(todo)) * settings.k)
-    params = settings.sampling_params()
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
-        outputs = engine().generate(
-            [build_messages(row.question) for row in batch], params, seeds=[settings.question_seed(row.id) for row in batch]
-        )
-        if len(outputs) != len(batch) or any(len(o.completions) != settings.k for o in outputs):
-            raise RuntimeError(f"the engine returned {len(outputs)} prompts' outputs for {len(batch)}, or not k={settings.k} each")
-        append_records(raw, [raw_record(row, out) for row, out in zip(batch, outputs, strict=True)])
+        outputs = _generate_batch(engine(), batch, settings)
+        for row, out in zip(batch, outputs, strict=True):
+            if isinstance(out, str):
+                progress.note(f"{name}: question {row.id!r} skipped, graded wrong: {out}")
+        append_records(raw, [
+            raw_record(row, out) if isinstance(out, PromptOutput) else skipped_record(row, out, settings.k)
+            for row, out in zip(batch, outputs, strict=True)
+        ])
         progress.advance(len(batch) * settings.k)
 
 

@@ -50,7 +50,9 @@ def score_records(
             statuses=[g.status for g in mine],
             groups=groups or None,
         ))
-    return scored, benchmark_metrics(questions, pass_ks)
+    metrics = benchmark_metrics(questions, pass_ks)
+    metrics["skipped_questions"] = sum(1 for rec in records if rec.get("skipped"))
+    return scored, metrics
 
 
 def score_raw_file(

@@ -2,7 +2,8 @@
 
 Layout of DIR: explorer/ and target/ (HF save_pretrained: safetensors, config, generation config and the
 same tokenizer), data/train.jsonl and data/heldout.jsonl, and build.json (what was built, how long it took,
-held-out accuracy). The target is warmed up on few linear equations, so early on the explorer solves a
+accuracy). The warm-up draws from every problem outside the held-out split, training prompts included (as
+a pretrained model has seen problems like its RL prompts); held-out accuracy measures generalisation. The target is warmed up on few linear equations, so early on the explorer solves a
 family of problems the target does not yet solve reliably (as a 1.7B explorer does for an 8B target).
 """
 
@@ -28,12 +29,13 @@ from s2lpo_cli.tiny.warmup import WarmupPlan, warm_up
 OUTPUTS = ("explorer", "target", "data")
 MANIFEST = "build.json"
 TOKENIZER_TEXTS = 4000
+EVAL_SIZE = 200  # questions per split for the accuracy in build.json
 
 # The target sees linear equations in only 3% of its warm-up examples: it starts weak there.
 _TARGET_WEIGHTS = {"add": 1.0, "sub": 1.0, "mul": 1.0, "linear": 0.03}
 PROFILES = {
-    "full": {"explorer": WarmupPlan(steps=300), "target": WarmupPlan(steps=200, family_weights=_TARGET_WEIGHTS)},
-    "quick": {"explorer": WarmupPlan(steps=100), "target": WarmupPlan(steps=70, family_weights=_TARGET_WEIGHTS)},
+    "full": {"explorer": WarmupPlan(steps=250), "target": WarmupPlan(steps=150, family_weights=_TARGET_WEIGHTS)},
+    "quick": {"explorer": WarmupPlan(steps=100), "target": WarmupPlan(steps=60, family_weights=_TARGET_WEIGHTS)},
 }
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -46,7 +48,8 @@ class ModelReport:
     warmup_steps: int
     warmup_seconds: float
     final_loss: float
-    heldout_accuracy: dict[str, float]  # per family and "all", one sample per question at temperature 1
+    train_accuracy: dict[str, float]  # per family and "all", one sample per question at temperature 1
+    heldout_accuracy: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ def _save(model: Any, tokenizer: Any, path: Path) -> None:
 
 
 def _train_one(name: str, size: dict[str, int], plan: WarmupPlan, tokenizer: Any, seed: int,
-               pools: dict[str, list[task.Problem]], heldout: list[task.Problem],
+               pools: dict[str, list[task.Problem]], evals: dict[str, list[task.Problem]],
                progress: Progress | None) -> tuple[Any, ModelReport]:
     from s2lpo_cli.tiny.accuracy import accuracy_by_family
 
@@ -99,8 +102,10 @@ def _train_one(name: str, size: dict[str, int], plan: WarmupPlan, tokenizer: Any
     seconds = time.perf_counter() - start
     if progress:
         progress(f"held-out accuracy {name}", 0, 1)
-    accuracy = accuracy_by_family(model, tokenizer, heldout, temperature=1.0, seed=seed)
-    report = ModelReport(name, count_params(model), plan.steps, round(seconds, 1), round(losses[-1], 4), accuracy)
+    accuracy = {split: accuracy_by_family(model, tokenizer, problems, temperature=1.0, seed=seed)
+                for split, problems in evals.items()}
+    report = ModelReport(name, count_params(model), plan.steps, round(seconds, 1), round(losses[-1], 4),
+                         accuracy["train"], accuracy["heldout"])
     return model, report
 
 
@@ -123,15 +128,16 @@ def build_tiny(out_dir: str | Path, seed: int = task.DEFAULT_SEED, profile: str 
         warm_pool = task.problems(seed, "warmup", TOKENIZER_TEXTS)
         tokenizer = train_tokenizer([p.question for p in warm_pool]
                                     + [p.response(thinking=i % 4 == 0) for i, p in enumerate(warm_pool)])
-        pools = {family: task.split_pool(seed, "warmup", family) for family in task.FAMILIES}
-        heldout = task.problems(seed, "heldout", task.HELDOUT_SIZE)
+        pools = {family: task.split_pool(seed, "train", family) + task.split_pool(seed, "warmup", family)
+                 for family in task.FAMILIES}
+        evals = {"train": task.problems(seed, "train", EVAL_SIZE), "heldout": task.problems(seed, "heldout", EVAL_SIZE)}
         plans = PROFILES[profile]
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=out, prefix=".building-") as tmp:
             staging = Path(tmp)
             reports = []
             for offset, (name, size) in enumerate((("explorer", EXPLORER_SIZE), ("target", TARGET_SIZE))):
-                model, report = _train_one(name, size, plans[name], tokenizer, seed + offset, pools, heldout, progress)
+                model, report = _train_one(name, size, plans[name], tokenizer, seed + offset, pools, evals, progress)
                 _save(model, tokenizer, staging / name)
                 reports.append(report)
             (staging / "data").mkdir()

@@ -22,8 +22,8 @@ INSTRUCTIONS = (TINY_INSTRUCTION, DEFAULT_INSTRUCTION)
 class WarmupPlan:
     steps: int
     family_weights: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FAMILIES, 1.0))
-    batch_size: int = 64
-    lr: float = 3e-3
+    batch_size: int = 128
+    lr: float = 1e-2
     thinking_share: float = 0.25  # share of examples in thinking mode (response inside <think>...</think>)
 
 

@@ -99,7 +99,7 @@ def _save_freq(recipe: Recipe, steps: int) -> int:
 
 def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
     """Every Hydra override of the run, derived from the recipe; `engine.overrides` last."""
-    r, o, e, s = recipe.rollout, recipe.optim, recipe.engine, recipe.schedule
+    r, o, e = recipe.rollout, recipe.optim, recipe.engine
     steps = total_physical_steps(recipe)
     micro = o.micro_batch
     loggers = list(dict.fromkeys([_LOGGERS[name] for name in recipe.output.logger] + ["file"]))

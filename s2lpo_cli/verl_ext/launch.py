@@ -9,6 +9,7 @@ command of any recipe can be inspected anywhere. `launch` makes the same checks 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -16,11 +17,13 @@ import platform
 import shlex
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from rich.markup import escape
 
 from s2lpo_cli.cli.console import err, out
 from s2lpo_cli.errors import UserError
@@ -111,7 +114,10 @@ def check_composes(overrides: list[str], checks: Checks) -> Any:
     try:
         with initialize_config_dir(config_dir=config_dir, version_base=None):
             config = compose(config_name="ppo_trainer", overrides=overrides)
-        validate_config(config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+        # verl prints its verdict to stdout and warns that GRPO needs no critic: keep stdout for the command
+        with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            validate_config(config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
     except (HydraException, OmegaConfBaseException, AssertionError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         checks.errors.append(f"verl config: {first} (check engine.overrides and the batch fields)")
@@ -150,6 +156,9 @@ def check_gpus(recipe: Recipe, ray_address: str | None, checks: Checks) -> None:
     found, where = cluster_gpus(ray_address)
     if found is None:
         checks.warnings.append(f"GPUs: not checked ({where}); the run needs {needed}")
+    elif found < needed and where == "this machine":
+        checks.warnings.append(f"GPUs: this machine has {found} and no Ray cluster is reachable; the run needs "
+                               f"{needed} (run on a GPU node, or start a Ray cluster and pass --ray-address)")
     elif found < needed:
         checks.errors.append(
             f"engine.gpus_per_node: the run needs {needed} GPUs (engine.nodes*engine.gpus_per_node) but {where} "
@@ -280,7 +289,7 @@ def run_checks(recipe: Recipe, ray_address: str | None, *, import_agent_loop: bo
 
 def _report_warnings(checks: Checks) -> None:
     for warning in checks.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 def dry_run(recipe: Recipe, ray_address: str | None = None) -> None:
@@ -294,11 +303,17 @@ def dry_run(recipe: Recipe, ray_address: str | None = None) -> None:
     if prepared.planned:
         n_explorer = sum(len(p.explorer) for p in prepared.planned)
         err.print(f"{len(prepared.planned)} training rows planned, {n_explorer} explorer responses drawn")
-    out.print(shlex.join(verl_command(recipe, paths)), highlight=False, soft_wrap=True)
+    out.print(shlex.join(verl_command(recipe, paths)), markup=False, highlight=False, soft_wrap=True)
 
 
 def write_run_folder(recipe: Recipe, prepared: Prepared) -> tuple[VerlPaths, list[str]]:
-    from s2lpo_cli.verl_ext.parquet import bank_table, train_table, val_table, validate_verl_parquet, write_table
+    from s2lpo_cli.verl_ext.parquet import (
+        bank_table,
+        train_table,
+        val_table,
+        validate_verl_parquet,
+        write_table,
+    )
 
     run_dir = Path(recipe.output.run_dir)
     paths = VerlPaths.for_run(run_dir)

@@ -84,7 +84,7 @@ def test_uncovered_prompts_are_refused_and_nothing_written(tiny_models, store, t
     recipe = _recipe(tiny_models, store, run_dir, "rollout.group_size=8", "optim.micro_batch=16")
     with pytest.raises(UserError, match=r"\d+ prompts have fewer than 8 explorer responses") as info:
         run_training(recipe)
-    assert "(e.g. prompt" in str(info.value) and "has 4)" in str(info.value)
+    assert "e.g. prompt" in str(info.value) and "has 4)" in str(info.value)
     assert not run_dir.exists()
     with pytest.raises(UserError, match="8 prompts have fewer than 4 explorer"):
         run_training(_recipe(tiny_models, store, run_dir, "data.limit=16", "optim.prompts_per_step=16",

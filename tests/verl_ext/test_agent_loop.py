@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from s2lpo_cli.verl_ext.command import VerlPaths, verl_overrides
+from s2lpo_cli.verl_ext.command import verl_overrides
 from s2lpo_cli.verl_ext.draws import plan_draws
 from s2lpo_cli.verl_ext.launch import Prepared, write_run_folder
 

@@ -1,0 +1,1 @@
+"""Speed benchmarks, each against a baseline measured in the same run (`make bench`)."""

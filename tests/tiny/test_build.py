@@ -1,0 +1,59 @@
+"""The tiny pair as built by the `tiny_models` fixture (the `s2lpo tiny init --quick` build)."""
+
+import json
+
+import pytest
+
+from s2lpo_cli.data.rows import read_rows
+from s2lpo_cli.prompting import tokenizer_hash
+from s2lpo_cli.tiny import task
+from s2lpo_cli.tiny.accuracy import accuracy_by_family
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_models):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    return {name: (AutoModelForCausalLM.from_pretrained(tiny_models / name),
+                   AutoTokenizer.from_pretrained(tiny_models / name)) for name in ("explorer", "target")}
+
+
+def test_layout(tiny_models):
+    for name in ("explorer", "target"):
+        files = {p.name for p in (tiny_models / name).iterdir()}
+        assert {"config.json", "model.safetensors", "tokenizer.json", "generation_config.json"} <= files
+        assert not any(f.endswith((".bin", ".pt")) for f in files)
+        assert json.loads((tiny_models / name / "config.json").read_text())["architectures"] == ["Qwen3ForCausalLM"]
+    assert len(read_rows(tiny_models / "data" / "train.jsonl")) == task.TRAIN_SIZE
+    heldout = read_rows(tiny_models / "data" / "heldout.jsonl")
+    assert [r.question for r in heldout] == [r["question"] for r in task.rows(0, "heldout")]
+
+
+@pytest.mark.slow
+def test_models_load_and_share_one_tokenizer(loaded):
+    (explorer, explorer_tok), (target, target_tok) = loaded["explorer"], loaded["target"]
+    assert type(explorer).__name__ == type(target).__name__ == "Qwen3ForCausalLM"
+    assert tokenizer_hash(explorer_tok) == tokenizer_hash(target_tok)
+    assert explorer.config.vocab_size == target.config.vocab_size == len(explorer_tok)
+
+
+@pytest.mark.slow
+def test_explorer_is_at_least_3x_smaller(loaded):
+    explorer_params = sum(p.numel() for p in loaded["explorer"][0].parameters())
+    target_params = sum(p.numel() for p in loaded["target"][0].parameters())
+    assert target_params >= 3 * explorer_params
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["explorer", "target"])
+def test_warm_up_gives_accuracy_strictly_between_0_and_1(loaded, name):
+    model, tok = loaded[name]
+    problems = task.problems(0, "heldout", 120)
+    accuracy = accuracy_by_family(model, tok, problems, temperature=1.0, seed=1)["all"]
+    assert 0 < accuracy < 1
+
+
+def test_manifest_records_the_build(tiny_models):
+    manifest = json.loads((tiny_models / "build.json").read_text())
+    assert [m["name"] for m in manifest["models"]] == ["explorer", "target"]
+    assert manifest["profile"] == "quick" and manifest["seed"] == 0
