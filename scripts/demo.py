@@ -49,8 +49,8 @@ SMALL = Size(
                 "optim.prompts_per_step=4", "optim.mini_batch=4"),
     tiny_init=("--quick",),
     eval_k=2,
-    heldout_limit=8,
-    math500_limit=2,
+    heldout_limit=4,
+    math500_limit=4,
 )
 
 
@@ -66,8 +66,14 @@ def s2lpo_executable() -> str:
     return str(beside) if beside.is_file() else "s2lpo"
 
 
+def shown_path(path: Path, cwd: Path) -> str:
+    """`path` as the commands show it: relative to the folder they run in when that stays short."""
+    rel = os.path.relpath(path, cwd)
+    return rel if rel.count("..") <= 2 else str(path)
+
+
 def pipeline(size: Size, demo_dir: Path, with_math500: bool) -> list[Step]:
-    recipe = os.path.relpath(REPO / "recipes" / "tiny.yaml", demo_dir)
+    recipe = shown_path(REPO / "recipes" / "tiny.yaml", demo_dir)
     sets = [a for s in size.recipe_set for a in ("--set", s)]
     heldout = "tiny_models/data/heldout.jsonl"
     eval_common = ["--mode", "nothink", "--k", str(size.eval_k), "--max-tokens", "32", "--temperature", "1.0"]
@@ -81,16 +87,20 @@ def pipeline(size: Size, demo_dir: Path, with_math500: bool) -> list[Step]:
         Step("Train the target with S2L-PO", ["train", recipe, *sets]),
         Step("Train the target with plain GRPO (the baseline)", ["train", recipe, *sets, "--baseline"]),
     ]
+    data_dir = shown_path(SHARED_DATA, demo_dir)
+    math500 = ["--benchmarks", "math500", "--data-dir", data_dir]
+    together = with_math500 and size.heldout_limit == size.math500_limit  # one call per model does both
     for label, model, out in models:
-        steps.append(Step(f"Evaluate {label} on the held-out synthetic set",
-                          ["eval", "--model", model, "--benchmark-file", heldout, "--limit", str(size.heldout_limit),
-                           *eval_common, "--output", out]))
-    if with_math500:
-        data_dir = os.path.relpath(SHARED_DATA, demo_dir)
+        benches, what = (["--benchmark-file", heldout, *math500], "the held-out synthetic set and a slice of MATH-500") \
+            if together else (["--benchmark-file", heldout], "the held-out synthetic set")
+        steps.append(Step(f"Evaluate {label} on {what}",
+                          ["eval", "--model", model, *benches, "--limit", str(size.heldout_limit), *eval_common,
+                           "--output", out]))
+    if with_math500 and not together:
         for label, model, out in models:
             steps.append(Step(f"Evaluate {label} on a slice of MATH-500 (the real benchmark path)",
-                              ["eval", "--model", model, "--benchmarks", "math500", "--data-dir", data_dir,
-                               "--limit", str(size.math500_limit), *eval_common, "--output", out]))
+                              ["eval", "--model", model, *math500, "--limit", str(size.math500_limit), *eval_common,
+                               "--output", out]))
     steps.append(Step("Compare everything", ["report", "evals/base_target", "runs/tiny", "runs/tiny_grpo",
                                              "--out", "report", "--baseline", "tiny_grpo"]))
     return steps

@@ -15,13 +15,17 @@ def results_table(summary: dict[str, Any]) -> Table:
     benchmarks = summary["benchmarks"]
     ks = sorted({int(k) for entry in benchmarks.values() for k in entry["pass@k"]} - {1})
     mode = f", {summary['mode']}" if summary.get("mode") else ""
-    table = Table(title=f"{summary['model']}{mode} (values in %)")
-    table.add_column("benchmark")
-    table.add_column("questions", justify="right")
+    table = Table(
+        title=f"{summary['model']}{mode}",
+        caption="n questions; Pass@k and acc (share of all responses correct) in %; len: mean response tokens; "
+        "trunc: % cut at --max-tokens; t/o: grading timeouts",
+    )
+    table.add_column("benchmark", no_wrap=True)
+    table.add_column("n", justify="right")
     table.add_column("Pass@1", justify="right")
     for k in ks:
         table.add_column(f"Pass@{k}", justify="right")
-    for column in ("accuracy", "mean length", "truncated", "timeouts"):
+    for column in ("acc", "len", "trunc", "t/o"):
         table.add_column(column, justify="right")
     for name, entry in benchmarks.items():
         at = entry["pass@k"]

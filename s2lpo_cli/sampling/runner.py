@@ -13,6 +13,7 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from contextlib import nullcontext
 from typing import Any
 
 from s2lpo_cli.data.rollout_store import RolloutStore
@@ -135,11 +136,12 @@ def run_sampling(
     job: SampleJob,
     *,
     engine: Engine | None = None,
+    grader: Any | None = None,
     on_start: Callable[[int, int], None] | None = None,
     on_shard: Callable[[ShardDone], None] | None = None,
 ) -> SampleResult:
-    """Sample `job` into its store. `engine` (with a `.tokenizer`) replaces the one `job.engine` names.
-    `on_start(total_prompts, prompts_already_done)` and `on_shard` report progress."""
+    """Sample `job` into its store. `engine` (with a `.tokenizer`) replaces the one `job.engine` names;
+    `grader` (an open Grader) the pool this run would start. `on_start(total_prompts, prompts_already_done)` and `on_shard` report progress."""
     from pathlib import Path
 
     from s2lpo_cli.data.train_sets import load_train_set
@@ -168,13 +170,13 @@ def run_sampling(
             job.engine, job.explorer, device=job.device, tensor_parallel_size=job.tensor_parallel_size,
             gpu_memory_utilization=job.gpu_memory_utilization, max_model_len=job.max_model_len, seed=job.seed,
         )
-        with Grader() as grader:
+        with nullcontext(grader) if grader is not None else Grader() as grading:
             for k in pending:
                 chunk = rows[k * size:(k + 1) * size]
                 seeds = [prompt_seed(job.seed, r.prompt_id) for r in chunk]
                 outputs = engine.generate(messages[k * size:(k + 1) * size], job.params, seeds=seeds)
                 pairs = [(c.text, r.answer) for r, o in zip(chunk, outputs, strict=True) for c in o.completions]
-                grades = grader.grade(pairs)
+                grades = grading.grade(pairs)
                 store.write_shard(k, shard_records(chunk, outputs, grades, data_source))
                 if on_shard:
                     tokens = sum(len(c.token_ids) for o in outputs for c in o.completions)

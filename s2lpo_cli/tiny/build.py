@@ -2,8 +2,8 @@
 
 Layout of DIR: explorer/ and target/ (HF save_pretrained: safetensors, config, generation config and the
 same tokenizer), data/train.jsonl and data/heldout.jsonl, and build.json (what was built, how long it took,
-accuracy). The warm-up draws from every problem outside the held-out split, training prompts included (as
-a pretrained model has seen problems like its RL prompts); held-out accuracy measures generalisation. The target is warmed up on few linear equations, so early on the explorer solves a
+accuracy). The warm-up draws from every problem of the task, as pretraining covers what RL later trains on;
+"held-out" means never an RL training prompt. The target is warmed up on few linear equations, so early on the explorer solves a
 family of problems the target does not yet solve reliably (as a 1.7B explorer does for an 8B target).
 """
 
@@ -28,7 +28,6 @@ from s2lpo_cli.tiny.warmup import WarmupPlan, warm_up
 
 OUTPUTS = ("explorer", "target", "data")
 MANIFEST = "build.json"
-TOKENIZER_TEXTS = 4000
 EVAL_SIZE = 200  # questions per split for the accuracy in build.json
 
 # The target sees linear equations in only 3% of its warm-up examples: it starts weak there.
@@ -125,12 +124,11 @@ def build_tiny(out_dir: str | Path, seed: int = task.DEFAULT_SEED, profile: str 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny matrices: one thread is faster than two that contend
     try:
-        warm_pool = task.problems(seed, "warmup", TOKENIZER_TEXTS)
-        tokenizer = train_tokenizer([p.question for p in warm_pool]
-                                    + [p.response(thinking=i % 4 == 0) for i, p in enumerate(warm_pool)])
-        pools = {family: task.split_pool(seed, "train", family) + task.split_pool(seed, "warmup", family)
-                 for family in task.FAMILIES}
-        evals = {"train": task.problems(seed, "train", EVAL_SIZE), "heldout": task.problems(seed, "heldout", EVAL_SIZE)}
+        pools = {family: task.family_problems(family) for family in task.FAMILIES}
+        every = [p for family in task.FAMILIES for p in pools[family]]
+        tokenizer = train_tokenizer([p.question for p in every]
+                                    + [p.response(thinking=i % 4 == 0) for i, p in enumerate(every)])
+        evals = {"train": task.problems(seed, "train", EVAL_SIZE), "heldout": task.problems(seed, "heldout")}
         plans = PROFILES[profile]
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=out, prefix=".building-") as tmp:

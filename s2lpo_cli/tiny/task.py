@@ -1,8 +1,10 @@
 """The synthetic math task: small arithmetic and linear equations, generated deterministically from a seed.
 
-Every problem of every family is enumerated, then assigned to one split (held-out, train or warm-up) by a
-hash of the seed and the question, so the splits never share a question and the same seed always gives the
-same rows. Answers are integers written as raw LaTeX, the format of the real data (`"-7"`, `"42"`).
+Every problem of every family is enumerated (about a thousand), then assigned to the held-out split (15%)
+or the train split by a hash of the seed and the question, so the two never share a question and the same
+seed always gives the same rows. The spaces are small on purpose: a tiny model warmed up on them for a
+minute answers some of them right, not all. Answers are integers written as raw LaTeX, the format of the
+real data (`"-7"`, `"42"`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,8 @@ import random
 from dataclasses import dataclass
 
 FAMILIES = ("add", "sub", "mul", "linear")
-SPLITS = ("heldout", "train", "warmup")
-HELDOUT_SIZE = 200
-TRAIN_SIZE = 1000
+SPLITS = ("heldout", "train")
 DEFAULT_SEED = 0
-ADD_SUB_RANGE = 25  # operands 0..24: some carries, some negative differences
 TINY_INSTRUCTION = "Put the final answer in \\boxed{}."  # the prompt instruction of recipes/tiny.yaml
 
 
@@ -43,14 +42,12 @@ def _signed(term: int) -> str:
 
 def _enumerate(family: str) -> list[Problem]:
     problems = []
-    if family == "add":
-        for a in range(ADD_SUB_RANGE):
-            for b in range(ADD_SUB_RANGE):
-                problems.append(Problem(family, f"What is {a} + {b}?", str(a + b), f"{a}+{b}={a + b}"))
-    elif family == "sub":
-        for a in range(ADD_SUB_RANGE):
-            for b in range(ADD_SUB_RANGE):
-                problems.append(Problem(family, f"What is {a} - {b}?", str(a - b), f"{a}-{b}={a - b}"))
+    if family in ("add", "sub"):
+        for a in range(16):
+            for b in range(16):
+                c = a + b if family == "add" else a - b
+                op = "+" if family == "add" else "-"
+                problems.append(Problem(family, f"What is {a} {op} {b}?", str(c), f"{a}{op}{b}={c}"))
     elif family == "mul":
         for a in range(2, 13):
             for b in range(2, 13):
@@ -58,7 +55,7 @@ def _enumerate(family: str) -> list[Problem]:
     elif family == "linear":
         for a in range(2, 6):
             for x in range(10):
-                for b in range(-10, 16):
+                for b in range(-4, 6):
                     c = a * x + b
                     question = f"Solve for x: {a}x {_signed(b)} = {c}."
                     problems.append(Problem(family, question, str(x), f"{a}x={c - b}, x={x}"))
@@ -68,38 +65,25 @@ def _enumerate(family: str) -> list[Problem]:
 
 
 def _split_of(seed: int, question: str) -> str:
-    """10% held-out, 40% train, 50% warm-up, by a hash of (seed, question)."""
-    bucket = int.from_bytes(hashlib.sha256(f"{seed}:{question}".encode()).digest()[:4], "big") % 10
-    return "heldout" if bucket == 0 else "train" if bucket < 5 else "warmup"
+    """15% held-out, 85% train, by a hash of (seed, question)."""
+    bucket = int.from_bytes(hashlib.sha256(f"{seed}:{question}".encode()).digest()[:4], "big") % 20
+    return "heldout" if bucket < 3 else "train"
 
 
-def split_pool(seed: int, split: str, family: str) -> list[Problem]:
-    """All problems of one family in one split, in a seed-determined order."""
+def family_problems(family: str) -> list[Problem]:
+    """Every problem of a family, both splits (what the warm-up draws from)."""
+    return _enumerate(family)
+
+
+def problems(seed: int, split: str, n: int | None = None) -> list[Problem]:
+    """The problems of a split (all, or the first `n`), all families shuffled together in a seed-fixed order."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}")
-    pool = [p for p in _enumerate(family) if _split_of(seed, p.question) == split]
-    random.Random(f"{seed}:{split}:{family}").shuffle(pool)
-    return pool
-
-
-def problems(seed: int, split: str, n: int) -> list[Problem]:
-    """`n` problems of one split, the families interleaved round-robin (equal shares, a fixed order)."""
-    pools = {family: split_pool(seed, split, family) for family in FAMILIES}
-    out: list[Problem] = []
-    index = 0
-    while len(out) < n:
-        added = False
-        for family in FAMILIES:
-            if index < len(pools[family]) and len(out) < n:
-                out.append(pools[family][index])
-                added = True
-        if not added:
-            break
-        index += 1
-    return out
+    pool = [p for family in FAMILIES for p in _enumerate(family) if _split_of(seed, p.question) == split]
+    random.Random(f"{seed}:{split}").shuffle(pool)
+    return pool[:n] if n is not None else pool
 
 
 def rows(seed: int, split: str, n: int | None = None) -> list[dict[str, str]]:
-    """Rows {"id", "question", "answer", "family"} of a split (default size: HELDOUT_SIZE or TRAIN_SIZE)."""
-    size = n if n is not None else (HELDOUT_SIZE if split == "heldout" else TRAIN_SIZE)
-    return [p.as_row(f"synthetic-{split}-{i:05d}") for i, p in enumerate(problems(seed, split, size))]
+    """Rows {"id", "question", "answer", "family"} of a split."""
+    return [p.as_row(f"synthetic-{split}-{i:05d}") for i, p in enumerate(problems(seed, split, n))]

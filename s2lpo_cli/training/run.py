@@ -225,6 +225,7 @@ def _load_policy(path: str, device: str) -> Any:
 def run_training(recipe: Recipe) -> Path:
     """Train; returns the run folder. Resumes when the folder holds this recipe's checkpoints."""
     import torch
+    from transformers.utils import logging as hf_logging
 
     from s2lpo_cli.cli.console import err
     from s2lpo_cli.engines.loading import resolve_device
@@ -232,6 +233,7 @@ def run_training(recipe: Recipe) -> Path:
     from s2lpo_cli.training.display import TrainingDisplay
     from s2lpo_cli.training.trainer import Trainer
 
+    hf_logging.disable_progress_bar()  # the training display is the only progress shown
     pre = preflight(recipe)
     run_dir = Path(recipe.output.run_dir)
     if pre.complete:

@@ -113,6 +113,10 @@ class ExplorerMixAgentLoop(SingleTurnAgentLoop):
             response_ids=ids[:n],
             response_mask=[1] * n,
             response_logprobs=logprobs[:n],
+            routed_experts=None,
+            multi_modal_data={},  # the same fields as verl's single-turn outputs, so both kinds store alike
+            mm_processor_kwargs=self._get_mm_processor_kwargs(None),
+            mm_processor_output=None,
             num_turns=2,
             metrics=AgentLoopMetrics(),
             extra_fields={

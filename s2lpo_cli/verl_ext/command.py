@@ -168,6 +168,7 @@ def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
         ("trainer.logger", loggers),
         ("trainer.default_local_dir", str(paths.checkpoints)),
         ("trainer.resume_mode", "auto"),
+        ("hydra.run.dir", str(paths.root / "hydra")),
         ("++ray_kwargs.ray_init.runtime_env.env_vars.VERL_FILE_LOGGER_PATH", str(paths.metrics)),
     ]
     if recipe.off_policy.correction == "truncated_is":

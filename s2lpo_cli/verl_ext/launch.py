@@ -67,22 +67,43 @@ class Prepared:
 # ---------------------------------------------------------------- local models (never downloaded here)
 
 
-def local_model_dir(model: str) -> Path | None:
-    """A local folder for `model`: the path itself, or its snapshot in the Hugging Face cache."""
+TOKENIZER_FILES = ["config.json", "generation_config.json", "tokenizer*", "vocab*", "merges*", "*.jinja"]
+
+
+def local_model_dir(model: str, download: bool = False) -> Path | None:
+    """A local folder with `model`'s config and tokenizer: the path itself, or its Hugging Face snapshot.
+
+    A dry run only looks in the cache; a launch fetches the small files of a hub id (verl fetches the weights).
+    """
     path = Path(model).expanduser()
     if path.is_dir():
         return path
     try:
-        from huggingface_hub import try_to_load_from_cache
+        from huggingface_hub import snapshot_download, try_to_load_from_cache
     except ImportError:
         return None
     cached = try_to_load_from_cache(model, "config.json")
-    return Path(cached).parent if isinstance(cached, str) else None
+    if isinstance(cached, str):
+        return Path(cached).parent
+    if not download:
+        return None
+    try:
+        return Path(snapshot_download(model, allow_patterns=TOKENIZER_FILES))
+    except Exception:  # noqa: BLE001 - offline, unknown id: reported by the checks as not available
+        return None
 
 
 def model_context(model_dir: Path) -> int | None:
     config = json.loads((model_dir / "config.json").read_text())
     return config.get("max_position_embeddings")
+
+
+def with_absolute_model_path(recipe: Recipe) -> Recipe:
+    """A target given as a local relative path, made absolute: verl's processes may start elsewhere."""
+    target = Path(recipe.models.target).expanduser()
+    if not target.is_dir() or target.is_absolute():
+        return recipe
+    return recipe.model_copy(update={"models": recipe.models.model_copy(update={"target": str(target.resolve())})})
 
 
 # ---------------------------------------------------------------- the checks
@@ -126,10 +147,8 @@ def check_composes(overrides: list[str], checks: Checks) -> Any:
 
 
 def cluster_gpus(ray_address: str | None) -> tuple[int | None, str]:
-    """GPUs of the Ray cluster at `ray_address` (or a local one already running), else of this machine."""
+    """GPUs of the Ray cluster at `ray_address` (or $RAY_ADDRESS), else of this machine."""
     address = ray_address or os.environ.get("RAY_ADDRESS")
-    if address is None and Path("/tmp/ray/ray_current_cluster").is_file():
-        address = "auto"
     if address is not None and not address.startswith(("http://", "https://")):
         try:
             import ray
@@ -190,6 +209,8 @@ def check_modules(checks: Checks) -> None:
     if importlib.util.find_spec("verl") is not None:
         if importlib.util.find_spec("verl.experimental.agent_loop") is None:
             checks.errors.append("verl has no experimental.agent_loop: s2lpo needs verl >= 0.9")
+        if importlib.util.find_spec("transfer_queue") is None:
+            checks.errors.append("verl's V1 trainer needs TransferQueue, which is not installed: pip install 's2lpo[verl]'")
 
 
 def check_agent_loop_imports(checks: Checks) -> None:
@@ -232,6 +253,21 @@ def check_tokenizer_and_prompts(recipe: Recipe, model_dir: Path | None, store: A
         )
 
 
+def check_store_prompt(recipe: Recipe, manifest: dict, checks: Checks) -> None:
+    """The explorer answered the prompt the target will see (instruction, system, thinking switch)."""
+    stored = manifest.get("prompt")
+    if not isinstance(stored, dict):
+        return
+    p = recipe.data.prompt
+    ours = {"instruction": p.instruction, "system": p.system, "enable_thinking": p.enable_thinking}
+    differ = [k for k, v in ours.items() if k in stored and stored[k] != v]
+    if differ:
+        checks.errors.append(
+            f"models.explorer_rollouts: the store was sampled with another prompt ({', '.join(differ)}: "
+            f"{', '.join(repr(stored[k]) for k in differ)}); match data.prompt or sample again"
+        )
+
+
 def prepare_data(recipe: Recipe, checks: Checks) -> tuple[Prepared, Any]:
     """Training rows in verl's step order with their explorer draws; the store (None when not needed/found)."""
     from s2lpo_cli.verl_ext.draws import plan_draws
@@ -258,6 +294,7 @@ def prepare_data(recipe: Recipe, checks: Checks) -> tuple[Prepared, Any]:
         except UserError as exc:
             checks.warnings.append(f"explorer store: not available here ({exc}); coverage not checked")
             return prepared, None
+        check_store_prompt(recipe, store.manifest, checks)
         prepared.responses = {pid: {r.response_index: r for r in group}
                               for pid, group in store.responses_by_prompt().items()}
         available = {pid: sorted(group) for pid, group in prepared.responses.items()}
@@ -267,16 +304,17 @@ def prepare_data(recipe: Recipe, checks: Checks) -> tuple[Prepared, Any]:
     return prepared, store
 
 
-def run_checks(recipe: Recipe, ray_address: str | None, *, import_agent_loop: bool) -> tuple[Checks, Prepared]:
+def run_checks(recipe: Recipe, ray_address: str | None, *, strict: bool) -> tuple[Checks, Prepared]:
+    """All checks; `strict` (a launch) also imports the agent loop and fetches a hub model's tokenizer."""
     checks = Checks()
     check_engine_options(recipe, checks)
     paths = VerlPaths.for_run(recipe.output.run_dir)
     check_composes(verl_overrides(recipe, paths), checks)
     check_gpus(recipe, ray_address, checks)
-    model_dir = local_model_dir(recipe.models.target)
+    model_dir = local_model_dir(recipe.models.target, download=strict)
     check_context(recipe, model_dir, checks)
     check_modules(checks)
-    if import_agent_loop:
+    if strict:
         check_agent_loop_imports(checks)
     prepared, store = prepare_data(recipe, checks)
     if prepared.planned:
@@ -294,7 +332,8 @@ def _report_warnings(checks: Checks) -> None:
 
 def dry_run(recipe: Recipe, ray_address: str | None = None) -> None:
     """Every check this machine allows, then the verl command on stdout; nothing is written."""
-    checks, prepared = run_checks(recipe, ray_address, import_agent_loop=False)
+    recipe = with_absolute_model_path(recipe)
+    checks, prepared = run_checks(recipe, ray_address, strict=False)
     _report_warnings(checks)
     checks.raise_errors(recipe)
     paths = VerlPaths.for_run(recipe.output.run_dir)
@@ -356,9 +395,10 @@ def _env() -> dict[str, Any]:
 
 def launch(recipe: Recipe, ray_address: str | None = None) -> None:
     """Check strictly, write the run folder, then run verl here or submit it to the Ray cluster."""
-    checks, prepared = run_checks(recipe, ray_address, import_agent_loop=True)
-    for warning in checks.warnings:  # a real launch cannot skip what a dry run may
-        if not warning.startswith("GPUs:") or ray_address is None:
+    recipe = with_absolute_model_path(recipe)
+    checks, prepared = run_checks(recipe, ray_address, strict=True)
+    for warning in checks.warnings:  # a launch cannot skip what a dry run may, except GPUs a job server counts
+        if not (ray_address and warning.startswith("GPUs: not checked")):
             checks.errors.append(warning)
     checks.raise_errors(recipe)
     paths, argv = write_run_folder(recipe, prepared)

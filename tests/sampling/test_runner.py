@@ -36,6 +36,14 @@ def engine(random_lm_dir):
     return EmbeddedEngine.load(str(random_lm_dir), device="cpu")
 
 
+@pytest.fixture(scope="module")
+def grader():
+    from s2lpo_cli.grading.grader import Grader
+
+    with Grader(workers=1) as pool:
+        yield pool
+
+
 @pytest.fixture
 def dataset(tmp_path) -> Path:
     path = tmp_path / "train.jsonl"
@@ -53,8 +61,8 @@ def _rows(store: RolloutStore) -> list[dict]:
     return store.table().to_pylist()
 
 
-def test_sampling_writes_graded_rows_and_a_manifest(random_lm_dir, engine, dataset, tmp_path):
-    result = run_sampling(_job(random_lm_dir, dataset, tmp_path / "out"), engine=engine)
+def test_sampling_writes_graded_rows_and_a_manifest(random_lm_dir, engine, grader, dataset, tmp_path):
+    result = run_sampling(_job(random_lm_dir, dataset, tmp_path / "out"), engine=engine, grader=grader)
     assert result.dropped_duplicates == 1
     rows = _rows(result.store)
     assert len(rows) == 5 * 3
@@ -72,48 +80,52 @@ def test_sampling_writes_graded_rows_and_a_manifest(random_lm_dir, engine, datas
     assert result.summary.prompts == 5 and result.summary.responses == 15
 
 
-def test_interrupted_run_resumes_to_exactly_the_uninterrupted_rows(random_lm_dir, engine, dataset, tmp_path):
-    reference = run_sampling(_job(random_lm_dir, dataset, tmp_path / "full"), engine=engine)
+def test_interrupted_run_resumes_to_exactly_the_uninterrupted_rows(random_lm_dir, engine, grader, dataset, tmp_path):
+    reference = run_sampling(_job(random_lm_dir, dataset, tmp_path / "full"), engine=engine, grader=grader)
     job = _job(random_lm_dir, dataset, tmp_path / "resumed")
     with pytest.raises(Interrupted):
-        run_sampling(job, engine=FailingAfter(engine, calls=1))
+        run_sampling(job, engine=FailingAfter(engine, calls=1), grader=grader)
     assert RolloutStore.open(tmp_path / "resumed").existing_shards() == [0]
-    resumed = run_sampling(job, engine=engine)
+    resumed = run_sampling(job, engine=engine, grader=grader)
     assert resumed.resumed_shards == 1 and not resumed.already_complete
     assert _rows(resumed.store) == _rows(reference.store)
     # A finished run is not redone: no generation at all.
-    again = run_sampling(job, engine=FailingAfter(engine, calls=0))
+    again = run_sampling(job, engine=FailingAfter(engine, calls=0), grader=grader)
     assert again.already_complete and again.summary == reference.summary
 
 
-def test_seed_fixes_the_rollouts(random_lm_dir, engine, dataset, tmp_path):
-    one = run_sampling(_job(random_lm_dir, dataset, tmp_path / "a"), engine=engine)
-    two = run_sampling(_job(random_lm_dir, dataset, tmp_path / "b", shard_prompts=5), engine=engine)
-    other = run_sampling(_job(random_lm_dir, dataset, tmp_path / "c", seed=1), engine=engine)
-    assert _rows(one.store) == _rows(two.store)  # shard size changes batching, not results
+def test_seed_fixes_the_rollouts(random_lm_dir, engine, grader, dataset, tmp_path):
+    one = run_sampling(_job(random_lm_dir, dataset, tmp_path / "a"), engine=engine, grader=grader)
+    two = run_sampling(_job(random_lm_dir, dataset, tmp_path / "b", shard_prompts=5), engine=engine, grader=grader)
+    other = run_sampling(_job(random_lm_dir, dataset, tmp_path / "c", seed=1), engine=engine, grader=grader)
+    # Another shard size batches prompts differently: same tokens, log-probs equal up to float rounding.
+    strip = [{k: v for k, v in r.items() if k != "response_logprobs"} for r in _rows(one.store)]
+    assert strip == [{k: v for k, v in r.items() if k != "response_logprobs"} for r in _rows(two.store)]
+    for a, b in zip(_rows(one.store), _rows(two.store), strict=True):
+        assert a["response_logprobs"] == pytest.approx(b["response_logprobs"], abs=1e-5)
     assert [r["response_token_ids"] for r in _rows(one.store)] != [r["response_token_ids"] for r in _rows(other.store)]
 
 
-def test_other_sampling_setup_is_refused_unless_forced(random_lm_dir, engine, dataset, tmp_path):
-    run_sampling(_job(random_lm_dir, dataset, tmp_path / "out", limit=2), engine=engine)
+def test_other_sampling_setup_is_refused_unless_forced(random_lm_dir, engine, grader, dataset, tmp_path):
+    run_sampling(_job(random_lm_dir, dataset, tmp_path / "out", limit=2), engine=engine, grader=grader)
     hotter = _job(random_lm_dir, dataset, tmp_path / "out", limit=2,
                   params=SamplingParams(n=3, temperature=1.5, max_tokens=8))
     with pytest.raises(UserError, match=r"holds rollouts of another setup \(sampling: .*--force"):
-        run_sampling(hotter, engine=engine)
-    forced = run_sampling(SampleJob(**{**hotter.__dict__, "force": True}), engine=engine)
+        run_sampling(hotter, engine=engine, grader=grader)
+    forced = run_sampling(SampleJob(**{**hotter.__dict__, "force": True}), engine=engine, grader=grader)
     assert forced.store.manifest["sampling"]["temperature"] == 1.5
     assert len(_rows(forced.store)) == 2 * 3
 
 
-def test_bad_dataset_row_names_file_and_line(random_lm_dir, engine, tmp_path):
+def test_bad_dataset_row_names_file_and_line(random_lm_dir, engine, grader, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "What is 1 + 1?", "answer": "2"}\n{"question": "What is 2 + 2?"}\n')
     with pytest.raises(UserError, match=f"{bad}:2: missing field\\(s\\) 'answer'"):
-        run_sampling(_job(random_lm_dir, bad, tmp_path / "out"), engine=engine)
+        run_sampling(_job(random_lm_dir, bad, tmp_path / "out"), engine=engine, grader=grader)
     assert not (tmp_path / "out").exists()
 
 
-def test_too_long_prompt_is_refused_before_any_work(random_lm_dir, engine, dataset, tmp_path):
+def test_too_long_prompt_is_refused_before_any_work(random_lm_dir, engine, grader, dataset, tmp_path):
     with pytest.raises(UserError, match=r"row 0: the prompt has \d+ tokens, more than data.max_prompt_tokens = 5"):
-        run_sampling(_job(random_lm_dir, dataset, tmp_path / "out", max_prompt_tokens=5), engine=engine)
+        run_sampling(_job(random_lm_dir, dataset, tmp_path / "out", max_prompt_tokens=5), engine=engine, grader=grader)
     assert not (tmp_path / "out").exists()

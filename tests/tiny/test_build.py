@@ -24,7 +24,8 @@ def test_layout(tiny_models):
         assert {"config.json", "model.safetensors", "tokenizer.json", "generation_config.json"} <= files
         assert not any(f.endswith((".bin", ".pt")) for f in files)
         assert json.loads((tiny_models / name / "config.json").read_text())["architectures"] == ["Qwen3ForCausalLM"]
-    assert len(read_rows(tiny_models / "data" / "train.jsonl")) == task.TRAIN_SIZE
+    assert [r.answer for r in read_rows(tiny_models / "data" / "train.jsonl")] == \
+        [r["answer"] for r in task.rows(0, "train")]
     heldout = read_rows(tiny_models / "data" / "heldout.jsonl")
     assert [r.question for r in heldout] == [r["question"] for r in task.rows(0, "heldout")]
 
@@ -48,7 +49,7 @@ def test_explorer_is_at_least_3x_smaller(loaded):
 @pytest.mark.parametrize("name", ["explorer", "target"])
 def test_warm_up_gives_accuracy_strictly_between_0_and_1(loaded, name):
     model, tok = loaded[name]
-    problems = task.problems(0, "heldout", 120)
+    problems = task.problems(0, "train", 120)
     accuracy = accuracy_by_family(model, tok, problems, temperature=1.0, seed=1)["all"]
     assert 0 < accuracy < 1
 

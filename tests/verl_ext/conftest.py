@@ -37,7 +37,8 @@ def train_rows(tiny_models: Path, n: int = 12) -> list[Row]:
     return read_rows(tiny_models / "data" / "train.jsonl", limit=n)
 
 
-def write_store(path: Path, tiny_models: Path, rows: list[Row], n_per_prompt: int, tokenizer_hash: str | None = None):
+def write_store(path: Path, tiny_models: Path, rows: list[Row], n_per_prompt: int, tokenizer_hash: str | None = None,
+                instruction: str = "Put the final answer in \\boxed{}."):
     """A rollout store as `s2lpo sample` leaves it: n responses per prompt, token ids from the explorer's tokenizer."""
     from transformers import AutoTokenizer
 
@@ -47,10 +48,12 @@ def write_store(path: Path, tiny_models: Path, rows: list[Row], n_per_prompt: in
 
     tok = AutoTokenizer.from_pretrained(tiny_models / "explorer")
     store = RolloutStore.prepare(path, {"explorer": str(tiny_models / "explorer"),
-                                        "tokenizer_hash": tokenizer_hash or hash_of(tok), "n_per_prompt": n_per_prompt})
+                                        "tokenizer_hash": tokenizer_hash or hash_of(tok), "n_per_prompt": n_per_prompt,
+                                        "prompt": {"instruction": instruction, "system": None, "enable_thinking": False}})
     records = []
     for row in rows:
-        prompt_ids = tok(render_prompt(tok, build_messages(row.question), False), add_special_tokens=False)["input_ids"]
+        prompt_ids = tok(render_prompt(tok, build_messages(row.question, instruction), False),
+                         add_special_tokens=False)["input_ids"]
         for i in range(n_per_prompt):
             text = f"Answer {i}: \\boxed{{{row.answer if i % 2 == 0 else 'wrong'}}}"
             ids = tok(text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]

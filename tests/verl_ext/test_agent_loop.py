@@ -149,6 +149,16 @@ def test_split_mode_leaves_out_the_other_phase(verl_run):
     target_phase = _drive(worker, target_item, global_steps=3, uid="b", n=8, postprocess=False)
     assert [o == [] for o in target_phase] == [False] * 3 + [True] * 5
     assert len(server.calls) == 3
+    # both kinds carry the same fields into verl's TransferQueue, and stack into one batch as its writer does
+    from verl.utils.tensordict_utils import list_of_dict_to_tensordict
+
+    fields = [o.as_dict() for o in (explorer_phase[0], target_phase[0])]
+    assert set(fields[0]) == set(fields[1])
+    for field in fields:
+        field.pop("multi_modal_data", None)
+        field["loss_mask"] = field["response_mask"]
+    stacked = list_of_dict_to_tensordict(fields)
+    assert stacked["rollout_log_probs"][0].shape == stacked["responses"][0].shape
 
 
 def test_row_served_at_another_step_is_refused(verl_run):

@@ -68,3 +68,10 @@ def test_launch_without_gpus_stops_before_writing(tiny_models, tiny_store, tmp_p
     with pytest.raises(UserError, match="GPUs: this machine has 0"):
         launch(tiny_verl_recipe(tiny_models, tmp_path / "run", tiny_store))
     assert not (tmp_path / "run").exists()
+
+
+def test_store_sampled_with_another_prompt_is_refused(tiny_models, tmp_path):
+    store = tmp_path / "other_prompt"
+    write_store(store, tiny_models, train_rows(tiny_models), n_per_prompt=40, instruction="Think hard.")
+    with pytest.raises(UserError, match="another prompt"):
+        dry_run(tiny_verl_recipe(tiny_models, tmp_path / "run", store))
