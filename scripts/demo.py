@@ -119,7 +119,8 @@ def run(steps: list[Step], demo_dir: Path) -> list[tuple[str, float]]:
     exe = s2lpo_executable()
     start, times = time.monotonic(), []
     for i, step in enumerate(steps, 1):
-        print(f"\n\033[1m[{i}/{len(steps)}] {step.title}\033[0m  ({time.monotonic() - start:.0f} s so far)", file=sys.stderr)
+        bold, plain = ("\033[1m", "\033[0m") if sys.stderr.isatty() else ("", "")
+        print(f"\n{bold}[{i}/{len(steps)}] {step.title}{plain}  ({time.monotonic() - start:.0f} s so far)", file=sys.stderr)
         print(f"$ s2lpo {shlex.join(step.args)}", file=sys.stderr, flush=True)
         t0 = time.monotonic()
         proc = subprocess.run([exe, *step.args], cwd=demo_dir)  # output streams straight through

@@ -3,8 +3,9 @@
 math-verify's own timeouts use signal.alarm: they fail in threads, misbehave with float limits and raise a
 TimeoutException that is not an Exception. So the grader never relies on them: each worker process judges
 one answer at a time and reports after each; a worker silent for longer than `timeout_s` is killed and
-replaced. That answer is graded wrong with status "timeout" and the run goes on. A gold answer is parsed
-once per worker (its parse also has `timeout_s`; a gold whose parse hangs marks all its answers "timeout").
+replaced. That answer is graded wrong with status "timeout" and the run goes on. Answers are sent in jobs
+that share a gold, whose gold is parsed once per worker (cached); that parse has `timeout_s` too, and a gold
+whose parse hangs fails all its answers with "timeout" without a try each.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from s2lpo_cli.grading.extract import extract_answer
 
 Status = Literal["ok", "no_answer", "timeout", "error"]
 MAX_JOB_ANSWERS = 16  # answers sent to a worker at once (all share one gold)
+PIPELINE_DEPTH = 2  # jobs sent ahead to a worker, so that it never waits for this process to be scheduled
 STARTUP_TIMEOUT_S = 120.0  # a fresh worker imports sympy and math-verify (slow on a busy machine)
 
 
@@ -69,15 +71,20 @@ class _Worker:
         self.conn = Connection(from_worker, writable=False)
         self._out = Connection(to_worker, readable=False)
         self.ready = False  # it says so once math-verify is imported
-        self.job: _Job | None = None
-        self.done = 0  # answers of the job judged so far
-        self.gold_ready = False
+        self.jobs: deque[_Job] = deque()  # sent, in order; the first is the one being judged
+        self.done = 0  # answers of the first job judged so far
+        self.gold_ready = False  # the first job's gold is parsed
         self.deadline = time.monotonic() + STARTUP_TIMEOUT_S
 
-    def start(self, job: _Job, timeout_s: float) -> None:
+    def send(self, job: _Job, timeout_s: float) -> None:
         self._out.send((job.gold, [answer for _, answer in job.items]))
-        self.job, self.done, self.gold_ready = job, 0, False
-        self.deadline = time.monotonic() + timeout_s
+        if not self.jobs:  # it was idle: the clock starts now
+            self.deadline = time.monotonic() + timeout_s
+        self.jobs.append(job)
+
+    def next_job(self) -> None:
+        self.jobs.popleft()
+        self.done, self.gold_ready = 0, False
 
     def kill(self) -> None:
         self.process.kill()
@@ -150,20 +157,24 @@ class Grader:
         jobs = deque(_Job(gold, items[i:i + size]) for gold, items in by_gold.items() for i in range(0, len(items), size))
         run = _Run(finish, jobs)
 
-        while jobs or any(w.job for w in self._workers):
+        while jobs or any(w.jobs for w in self._workers):
             for slot, worker in enumerate(self._workers):
-                while worker.ready and worker.job is None and jobs:
+                while worker.ready and len(worker.jobs) < PIPELINE_DEPTH and jobs:
                     job = jobs.popleft()
                     if job.gold in run.failed_golds:
                         for index, _ in job.items:
                             finish(index, False, run.failed_golds[job.gold])
                         continue
                     try:
-                        worker.start(job, self.timeout_s)
-                    except OSError:  # it died while idle: replace it, retry the job
+                        worker.send(job, self.timeout_s)
+                    except OSError:  # it died: treat it as a crash on its current job, retry this one
                         jobs.appendleft(job)
-                        worker = self._replace(slot)
-            waiting = [w for w in self._workers if w.job or not w.ready]
+                        if worker.jobs:
+                            self._fail(worker, "error", run)
+                        else:
+                            self._replace(slot)
+                        worker = self._workers[slot]
+            waiting = [w for w in self._workers if w.jobs or not w.ready]
             timeout = max(0.0, min(w.deadline for w in waiting) - time.monotonic())
             ready = wait([w.conn for w in waiting], timeout=timeout)
             for worker in waiting:
@@ -189,32 +200,31 @@ class Grader:
         if message[0] == "ready":
             worker.ready = True
             return
-        job = worker.job
-        assert job is not None
+        job = worker.jobs[0]
         if message[0] == "gold":
             worker.gold_ready = True
             if not message[1]:  # math-verify finds nothing in the gold answer: no answer can match it
                 for index, _ in job.items:
                     run.finish(index, False, "error")
-                worker.job = None
+                worker.next_job()
             return
         _, correct, status = message
         run.finish(job.items[worker.done][0], bool(correct), status)
         worker.done += 1
         if worker.done == len(job.items):
-            worker.job = None
+            worker.next_job()
 
     def _fail(self, worker: _Worker, status: Status, run: _Run) -> None:
-        """Kill and replace a worker; blame the answer (or gold) it was on; requeue the rest of its job."""
+        """Kill and replace a worker; blame the answer (or gold) it was on; requeue the rest of its jobs."""
         if not worker.ready:
             worker.kill()
             raise RuntimeError(
                 f"a grading worker did not start within {STARTUP_TIMEOUT_S:.0f} s "
                 f"(exit code {worker.process.returncode}); try: {sys.executable} -c 'import math_verify'"
             )
-        job = worker.job
-        assert job is not None
+        job, *queued = worker.jobs
         self._replace(self._workers.index(worker))
+        run.jobs.extendleft(reversed(queued))  # sent but not started: retried by the others
         if not worker.gold_ready:
             run.failed_golds[job.gold] = status
             for index, _ in job.items:

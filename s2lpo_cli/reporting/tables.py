@@ -75,7 +75,7 @@ def schedule_grid(run: dict[str, Any]) -> Grid:
         ])
     cols = ["step", "phase", "alpha", "G_w", "G_s", "reward", "explorer part", "target part", "accuracy",
             "resp len", "target tokens"]
-    return Grid(f"{run['name']}: schedule and reward per step ({t['status']})", cols, rows)
+    return Grid(f"{run['name']}: schedule and reward per step, {t['status']}", cols, rows)
 
 
 def benchmark_grid(data: dict[str, Any], bench: str) -> Grid:

@@ -162,8 +162,6 @@ def run_sampling(
     size = int(store.manifest["shard_prompts"])
     n_shards = -(-len(rows) // size)
     pending = [k for k in range(n_shards) if k not in existing]
-    if on_start:
-        on_start(len(rows), sum(len(rows[k * size:(k + 1) * size]) for k in existing))
     data_source = Path(job.dataset).stem
     if pending:
         engine = engine or make_engine(
@@ -171,6 +169,8 @@ def run_sampling(
             gpu_memory_utilization=job.gpu_memory_utilization, max_model_len=job.max_model_len, seed=job.seed,
         )
         with nullcontext(grader) if grader is not None else Grader() as grading:
+            if on_start:
+                on_start(len(rows), sum(len(rows[k * size:(k + 1) * size]) for k in existing))
             for k in pending:
                 chunk = rows[k * size:(k + 1) * size]
                 seeds = [prompt_seed(job.seed, r.prompt_id) for r in chunk]

@@ -12,13 +12,16 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from s2lpo_cli.errors import UserError
@@ -26,7 +29,8 @@ from s2lpo_cli.tiny import task
 from s2lpo_cli.tiny.models import EXPLORER_SIZE, TARGET_SIZE, count_params, new_model
 from s2lpo_cli.tiny.warmup import WarmupPlan, warm_up
 
-OUTPUTS = ("explorer", "target", "data")
+MODELS = ("explorer", "target")
+OUTPUTS = (*MODELS, "data")
 MANIFEST = "build.json"
 EVAL_SIZE = 200  # questions per split for the accuracy in build.json
 
@@ -89,30 +93,65 @@ def _save(model: Any, tokenizer: Any, path: Path) -> None:
     config_path.write_text(json.dumps(config, indent=2) + "\n")
 
 
-def _train_one(name: str, size: dict[str, int], plan: WarmupPlan, tokenizer: Any, seed: int,
-               pools: dict[str, list[task.Problem]], evals: dict[str, list[task.Problem]],
-               progress: Progress | None) -> tuple[Any, ModelReport]:
+def _warm_and_save(name: str, seed: int, profile: str, staging: Path, progress: Progress) -> ModelReport:
+    """Warm up one model from the staged tokenizer, measure its accuracy, save it to staging/name."""
+    import torch
+    from transformers import AutoTokenizer
+
     from s2lpo_cli.tiny.accuracy import accuracy_by_family
 
-    model = new_model(size, tokenizer, seed)
+    torch.set_num_threads(1)  # tiny matrices: one thread each is faster than threads that contend
+    tokenizer = AutoTokenizer.from_pretrained(staging / "tokenizer")
+    plan = PROFILES[profile][name]
+    model_seed = seed + MODELS.index(name)
+    model = new_model(EXPLORER_SIZE if name == "explorer" else TARGET_SIZE, tokenizer, model_seed)
+    pools = {family: task.family_problems(family) for family in task.FAMILIES}
     start = time.perf_counter()
-    losses = warm_up(model, tokenizer, pools, plan, seed,
-                     on_step=(lambda step, _loss: progress(f"warm-up {name}", step + 1, plan.steps)) if progress else None)
+    losses = warm_up(model, tokenizer, pools, plan, model_seed,
+                     on_step=lambda step, _loss: progress(f"warm-up {name}", step + 1, plan.steps))
     seconds = time.perf_counter() - start
-    if progress:
-        progress(f"held-out accuracy {name}", 0, 1)
+    evals = {"train": task.problems(seed, "train", EVAL_SIZE), "heldout": task.problems(seed, "heldout")}
     accuracy = {split: accuracy_by_family(model, tokenizer, problems, temperature=1.0, seed=seed)
                 for split, problems in evals.items()}
-    report = ModelReport(name, count_params(model), plan.steps, round(seconds, 1), round(losses[-1], 4),
-                         accuracy["train"], accuracy["heldout"])
-    return model, report
+    _save(model, tokenizer, staging / name)
+    return ModelReport(name, count_params(model), plan.steps, round(seconds, 1), round(losses[-1], 4),
+                       accuracy["train"], accuracy["heldout"])
+
+
+_progress_queue: Any = None
+
+
+def _init_worker(queue: Any) -> None:
+    global _progress_queue
+    _progress_queue = queue
+
+
+def _worker(name: str, seed: int, profile: str, staging: str) -> ModelReport:
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()  # a worker process: its bars would interleave with the parent's
+    return _warm_and_save(name, seed, profile, Path(staging), lambda *update: _progress_queue.put(update))
+
+
+def _warm_both(seed: int, profile: str, staging: Path, progress: Progress) -> list[ModelReport]:
+    """Both warm-ups, in two processes at once when there are two cores."""
+    if (os.cpu_count() or 1) < 2:
+        return [_warm_and_save(name, seed, profile, staging, progress) for name in MODELS]
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    with ProcessPoolExecutor(len(MODELS), mp_context=context, initializer=_init_worker, initargs=(queue,)) as pool:
+        futures = [pool.submit(_worker, name, seed, profile, str(staging)) for name in MODELS]
+        while not all(f.done() for f in futures) or not queue.empty():
+            try:
+                progress(*queue.get(timeout=0.2))
+            except Empty:
+                pass
+        return [f.result() for f in futures]
 
 
 def build_tiny(out_dir: str | Path, seed: int = task.DEFAULT_SEED, profile: str = "full", force: bool = False,
                progress: Progress | None = None) -> BuildResult:
     """Build the tiny pair into out_dir (refused over an existing build unless force)."""
-    import torch
-
     from s2lpo_cli.prompting import tokenizer_hash
     from s2lpo_cli.tiny.tokenizer import train_tokenizer
 
@@ -121,37 +160,26 @@ def build_tiny(out_dir: str | Path, seed: int = task.DEFAULT_SEED, profile: str 
     if existing and not force:
         raise UserError(f"{out} already holds {', '.join(existing)}; pass --force to rebuild")
     start = time.perf_counter()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: one thread is faster than two that contend
-    try:
-        pools = {family: task.family_problems(family) for family in task.FAMILIES}
-        every = [p for family in task.FAMILIES for p in pools[family]]
-        tokenizer = train_tokenizer([p.question for p in every]
-                                    + [p.response(thinking=i % 4 == 0) for i, p in enumerate(every)])
-        evals = {"train": task.problems(seed, "train", EVAL_SIZE), "heldout": task.problems(seed, "heldout")}
-        plans = PROFILES[profile]
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=out, prefix=".building-") as tmp:
-            staging = Path(tmp)
-            reports = []
-            for offset, (name, size) in enumerate((("explorer", EXPLORER_SIZE), ("target", TARGET_SIZE))):
-                model, report = _train_one(name, size, plans[name], tokenizer, seed + offset, pools, evals, progress)
-                _save(model, tokenizer, staging / name)
-                reports.append(report)
-            (staging / "data").mkdir()
-            _write_jsonl(staging / "data" / "train.jsonl", task.rows(seed, "train"))
-            _write_jsonl(staging / "data" / "heldout.jsonl", task.rows(seed, "heldout"))
-            result = BuildResult(str(out), seed, profile, fingerprint(seed, profile), tokenizer_hash(tokenizer),
-                                 round(time.perf_counter() - start, 1), reports)
-            (out / MANIFEST).unlink(missing_ok=True)
-            for name in OUTPUTS:
-                if (out / name).exists():
-                    shutil.rmtree(out / name)
-                os.replace(staging / name, out / name)
-            (staging / MANIFEST).write_text(json.dumps(asdict(result), indent=2) + "\n")
-            os.replace(staging / MANIFEST, out / MANIFEST)  # written last: its presence marks a complete build
-    finally:
-        torch.set_num_threads(threads)
+    every = [p for family in task.FAMILIES for p in task.family_problems(family)]
+    tokenizer = train_tokenizer([p.question for p in every]
+                                + [p.response(thinking=i % 4 == 0) for i, p in enumerate(every)])
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out, prefix=".building-") as tmp:
+        staging = Path(tmp)
+        tokenizer.save_pretrained(staging / "tokenizer")
+        reports = _warm_both(seed, profile, staging, progress or (lambda *_: None))
+        (staging / "data").mkdir()
+        _write_jsonl(staging / "data" / "train.jsonl", task.rows(seed, "train"))
+        _write_jsonl(staging / "data" / "heldout.jsonl", task.rows(seed, "heldout"))
+        result = BuildResult(str(out), seed, profile, fingerprint(seed, profile), tokenizer_hash(tokenizer),
+                             round(time.perf_counter() - start, 1), reports)
+        (out / MANIFEST).unlink(missing_ok=True)
+        for name in OUTPUTS:
+            if (out / name).exists():
+                shutil.rmtree(out / name)
+            os.replace(staging / name, out / name)
+        (staging / MANIFEST).write_text(json.dumps(asdict(result), indent=2) + "\n")
+        os.replace(staging / MANIFEST, out / MANIFEST)  # written last: its presence marks a complete build
     return result
 
 

@@ -7,8 +7,10 @@ those folders; a checkpoint without HF weights is merged with `python -m verl.mo
 
 Metrics: verl's file logger writes `{"step": N, "data": {...}}` per global step to
 `<run>/verl/metrics.jsonl`; each line becomes one line of `<run>/metrics.jsonl` in the project's keys.
-Keys verl does not measure (reward_explorer, reward_target, adv_std, zero_var_frac, target_tokens)
-are null.
+verl logs one score and one response length over the whole step; with the launch's per-step record
+of the replayed explorer responses (`explorer_steps.json`: count, tokens, stored reward) they split
+into reward_explorer, reward_target and target_tokens. adv_std and zero_var_frac are null (verl
+does not log them).
 """
 
 from __future__ import annotations
@@ -42,11 +44,35 @@ METRIC_SOURCES: dict[str, tuple[str, ...]] = {
     "grad_norm": ("actor/grad_norm", "actor/actor/grad_norm"),
     "lr": ("actor/lr", "actor/actor/lr"),
 }
-UNMEASURED = ("reward_explorer", "reward_target", "adv_std", "zero_var_frac", "target_tokens")
+UNMEASURED = ("adv_std", "zero_var_frac")
 
 
-def map_metrics(verl_line: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
-    """One verl log line -> one metrics.jsonl record of the project's schema."""
+def split_by_source(record: dict[str, Any], explorer: dict | None, prompts: int) -> dict[str, Any]:
+    """reward_explorer, reward_target, target_tokens from the step's totals minus its explorer share."""
+    g_w, g_s = record["g_w"], record["g_s"]
+    total = prompts * (g_w + g_s)
+    mean, length = record["reward_mean"], record["response_len"]
+    out: dict[str, Any] = {"reward_explorer": None, "reward_target": None, "target_tokens": None}
+    if g_w == 0:
+        out["reward_target"] = mean
+        out["target_tokens"] = round(length * total) if length is not None else None
+        return out
+    if g_s == 0:
+        out["reward_explorer"], out["target_tokens"] = mean, 0
+        return out
+    if explorer is None or explorer["count"] != prompts * g_w:
+        return out
+    if explorer["reward_sum"] is not None:
+        out["reward_explorer"] = explorer["reward_sum"] / explorer["count"]
+        if mean is not None:
+            out["reward_target"] = (mean * total - explorer["reward_sum"]) / (prompts * g_s)
+    if length is not None:
+        out["target_tokens"] = round(length * total - explorer["tokens"])
+    return out
+
+
+def map_metrics(verl_line: dict[str, Any], recipe: Recipe, explorer: dict | None = None) -> dict[str, Any]:
+    """One verl log line (and that step's explorer record) -> one metrics.jsonl record of the project's schema."""
     plan = step_plan(recipe)
     global_step = int(verl_line["step"])
     phys = plan[global_step - 1]
@@ -67,20 +93,31 @@ def map_metrics(verl_line: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
         record[key] = next((float(data[name]) for name in sources if data.get(name) is not None), None)
     for key in UNMEASURED:
         record[key] = None
+    record.update(split_by_source(record, explorer, recipe.optim.prompts_per_step))
     return record
 
 
 def convert_metrics(run_dir: str | Path, recipe: Recipe) -> int:
-    """Rewrite `<run>/metrics.jsonl` from verl's log (atomic); returns the number of steps."""
+    """Rewrite `<run>/metrics.jsonl` from verl's logs (atomic); returns the number of steps.
+
+    A resumed run leaves one log per attempt (`metrics.<time>.jsonl`, then `metrics.jsonl`); for a
+    global step logged twice the later attempt wins.
+    """
     paths = VerlPaths.for_run(run_dir)
-    if not paths.metrics.is_file():
+    logs = sorted(paths.root.glob("metrics.*.jsonl")) + ([paths.metrics] if paths.metrics.is_file() else [])
+    if not logs:
         return 0
-    records = []
-    for line in paths.metrics.read_text().splitlines():
-        if line.strip():
-            entry = json.loads(line)
+    explorer = json.loads(paths.explorer_steps.read_text()) if paths.explorer_steps.is_file() else {}
+    by_step: dict[int, dict[str, Any]] = {}
+    for log in logs:
+        for line in log.read_text().splitlines():
+            try:
+                entry = json.loads(line) if line.strip() else {}
+            except json.JSONDecodeError:  # the line a killed run was writing
+                continue
             if "step" in entry and entry.get("data") and 1 <= int(entry["step"]) <= len(step_plan(recipe)):
-                records.append(map_metrics(entry, recipe))
+                by_step[int(entry["step"])] = map_metrics(entry, recipe, explorer.get(str(entry["step"])))
+    records = [by_step[g] for g in sorted(by_step)]
     out = Path(run_dir) / "metrics.jsonl"
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text("".join(json.dumps(r) + "\n" for r in records))

@@ -51,6 +51,10 @@ class VerlPaths:
         return self.root / "agent_loops.yaml"
 
     @property
+    def explorer_steps(self) -> Path:
+        return self.root / "explorer_steps.json"
+
+    @property
     def extension(self) -> Path:
         return self.root / "extension.json"
 
@@ -186,13 +190,18 @@ def verl_command(recipe: Recipe, paths: VerlPaths, python: str | None = None) ->
     return [python or sys.executable, "-m", ENTRYPOINT, *verl_overrides(recipe, paths)]
 
 
-def shell_script(argv: list[str]) -> str:
-    """`command.sh`: the command, one override per line; $PYTHON picks the interpreter (default: this one)."""
+def shell_script(argv: list[str], metrics: Path) -> str:
+    """`command.sh`: the command, one override per line; $PYTHON picks the interpreter (default: this one).
+
+    verl's file logger truncates its file when it starts, so a resumed run first moves the last log aside.
+    """
+    log = shlex.quote(str(metrics))
     lines = [
         "#!/usr/bin/env bash",
         "# Written by `s2lpo train`; rerun it to resume (verl resumes from its last checkpoint).",
         "set -euo pipefail",
         f'PYTHON="${{PYTHON:-{argv[0]}}}"',
+        f'if [ -s {log} ]; then mv {log} {shlex.quote(str(metrics.with_suffix("")))}.$(date +%Y%m%d%H%M%S).jsonl; fi',
         f'"$PYTHON" {" ".join(shlex.quote(a) for a in argv[1:3])} \\',
     ]
     lines += [f"    {shlex.quote(a)} \\" for a in argv[3:-1]]

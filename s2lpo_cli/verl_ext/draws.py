@@ -97,3 +97,23 @@ def plan_draws(
             f"(`s2lpo sample --n {worst}`) or lower schedule.anneal_steps / optim.prompts_per_step"
         )
     return planned, problems
+
+
+def explorer_step_stats(planned: list[PlannedRow], responses: dict, max_response_tokens: int) -> dict[int, dict]:
+    """Per global step: how many explorer responses it replays, their token count and stored reward.
+
+    verl logs one score and one response length over the whole step; with these the explorer's and
+    the target's shares can be separated afterwards. A reward is only exact for responses the run
+    does not cut, so `reward_sum` is None for a step that cuts one.
+    """
+    stats: dict[int, dict] = {}
+    for p in planned:
+        entry = stats.setdefault(p.step, {"count": 0, "tokens": 0, "reward_sum": 0.0})
+        for index in p.explorer:
+            stored = responses[p.row.prompt_id][index]
+            n = len(stored.response_token_ids)
+            entry["count"] += 1
+            entry["tokens"] += min(n, max_response_tokens)
+            if entry["reward_sum"] is not None:
+                entry["reward_sum"] = None if n > max_response_tokens else entry["reward_sum"] + float(stored.reward)
+    return stats

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -346,6 +347,7 @@ def dry_run(recipe: Recipe, ray_address: str | None = None) -> None:
 
 
 def write_run_folder(recipe: Recipe, prepared: Prepared) -> tuple[VerlPaths, list[str]]:
+    from s2lpo_cli.verl_ext.draws import explorer_step_stats
     from s2lpo_cli.verl_ext.parquet import (
         bank_table,
         train_table,
@@ -363,6 +365,8 @@ def write_run_folder(recipe: Recipe, prepared: Prepared) -> tuple[VerlPaths, lis
     validate_verl_parquet(paths.train_parquet, train=True)
     validate_verl_parquet(paths.val_parquet, train=False)
     paths.agent_loop_config.write_text(yaml.safe_dump(agent_loop_config(recipe, paths), sort_keys=False))
+    stats = explorer_step_stats(prepared.planned, prepared.responses, recipe.rollout.max_response_tokens)
+    paths.explorer_steps.write_text(json.dumps(stats, indent=1) + "\n")
     paths.extension.write_text(json.dumps({
         "reward_function": {"path": REWARD_MODULE, "name": REWARD_FUNCTION},
         "agent_loop_config": str(paths.agent_loop_config),
@@ -372,7 +376,7 @@ def write_run_folder(recipe: Recipe, prepared: Prepared) -> tuple[VerlPaths, lis
     }, indent=2) + "\n")
     argv = verl_command(recipe, paths)
     (run_dir / "recipe.yaml").write_text(to_yaml(recipe))
-    (run_dir / "command.sh").write_text(shell_script(argv))
+    (run_dir / "command.sh").write_text(shell_script(argv, paths.metrics))
     (run_dir / "command.sh").chmod(0o755)
     (run_dir / "command.txt").write_text(shlex.join(argv) + "\n")
     (run_dir / "env.json").write_text(json.dumps(_env(), indent=2) + "\n")
@@ -407,10 +411,11 @@ def launch(recipe: Recipe, ray_address: str | None = None) -> None:
     if ray_address:
         submit(recipe, ray_address, run_dir)
         return
-    env = dict(os.environ)
+    env = dict(os.environ, PYTHON=argv[0])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR.parent), env.get("PYTHONPATH")]))
     with paths.log.open("ab") as log:
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(["bash", str(run_dir / "command.sh")], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
         assert proc.stdout is not None
         for line in proc.stdout:
             log.write(line)

@@ -135,6 +135,10 @@ def test_first_g_w_slots_replay_the_explorer_and_the_rest_generate(verl_run):
         else:
             assert output.extra_fields["s2lpo_source"] == "target"
     assert len(server.calls) == 2  # only the G_s = 2 target slots reached the rollout server
+    import json
+
+    stats = json.loads(paths.explorer_steps.read_text())["2"]  # what the metrics mapping subtracts at step 2
+    assert stats["count"] == 8 * 6 and stats["reward_sum"] is not None
 
 
 def test_split_mode_leaves_out_the_other_phase(verl_run):

@@ -31,7 +31,10 @@ def test_split_mode_global_steps_map_to_logical_steps_and_phases():
     assert (second["step"], second["phase"], second["g_w"]) == (2, "explorer", 14)
     assert (third["step"], third["phase"], third["g_s"]) == (2, "target", 3)
     assert KEYS <= set(first)
-    assert first["reward_mean"] == 0.25 and first["loss"] == -0.1 and first["reward_explorer"] is None
+    assert first["reward_mean"] == 0.25 and first["loss"] == -0.1
+    # an explorer-only phase: all of verl's score is the explorer's, the target generated nothing
+    assert (first["reward_explorer"], first["reward_target"], first["target_tokens"]) == (0.25, None, 0)
+    assert (third["reward_target"], third["reward_explorer"]) == (0.75, None)
 
 
 def test_convert_and_link_write_the_embedded_layout(tmp_path):
@@ -51,3 +54,38 @@ def test_convert_and_link_write_the_embedded_layout(tmp_path):
     assert sorted(exposed) == ["final", "step_0008", "step_0016"]
     assert (tmp_path / "checkpoints" / "step_0008" / "config.json").is_file()
     assert (tmp_path / "final").resolve() == (paths.checkpoints / "global_step_16" / "actor" / "huggingface").resolve()
+
+
+def test_explorer_and_target_shares_are_separated_from_verl_totals():
+    recipe = load_recipe("4b_8b")  # step 2: G_w = 14, G_s = 2, 1024 prompts
+    line = _verl_line(2)  # score mean 0.5, response length mean 300
+    explorer = {"count": 1024 * 14, "tokens": 1024 * 14 * 250, "reward_sum": 0.55 * 1024 * 14}
+    record = map_metrics(line, recipe, explorer)
+    assert record["reward_explorer"] == pytest.approx(0.55)
+    assert record["reward_target"] == pytest.approx((0.5 * 16 - 0.55 * 14) / 2)
+    assert record["target_tokens"] == 1024 * 16 * 300 - 1024 * 14 * 250
+    cut = map_metrics(line, recipe, {**explorer, "reward_sum": None})  # a cut response: its stored reward is stale
+    assert cut["reward_explorer"] is None and cut["target_tokens"] == record["target_tokens"]
+    only_target = map_metrics(_verl_line(9), recipe, None)
+    assert only_target["reward_target"] == 0.25 * 9 and only_target["reward_explorer"] is None
+
+
+def test_resumed_runs_keep_every_attempts_metrics(tmp_path):
+    import subprocess
+
+    from s2lpo_cli.verl_ext.command import shell_script
+
+    recipe = load_recipe("4b_8b", [f"output.run_dir={tmp_path}"])
+    paths = VerlPaths.for_run(tmp_path)
+    paths.root.mkdir(parents=True)
+    paths.metrics.write_text("".join(json.dumps(_verl_line(g)) + "\n" for g in (1, 2, 3)) + '{"step": 4, "da')
+    script = tmp_path / "command.sh"
+    script.write_text(shell_script(["python", "-m", "verl.trainer.main_ppo", "a=1"], paths.metrics))
+    subprocess.run(["bash", str(script)], env={"PYTHON": "true", "PATH": "/usr/bin:/bin"}, check=True)
+    assert not paths.metrics.exists() and len(list(paths.root.glob("metrics.*.jsonl"))) == 1  # moved aside
+    second = [_verl_line(g) for g in (3, 4)]
+    second[0]["data"]["critic/score/mean"] = 0.9
+    paths.metrics.write_text("".join(json.dumps(x) + "\n" for x in second))
+    assert convert_metrics(tmp_path, recipe) == 4
+    records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4] and records[2]["reward_mean"] == 0.9
