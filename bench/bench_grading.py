@@ -32,6 +32,12 @@ def pairs_from(path: Path) -> list[tuple[str, str]]:
     return [(f"Working... so the answer is $\\boxed{{{answer}}}$.", gold) for gold in golds for answer in (gold, perturb(gold))]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def sequential(pairs: list[tuple[str, str]]) -> list[bool]:
     from math_verify import parse, verify
 
@@ -45,17 +51,21 @@ def main() -> dict[str, float]:
     pairs = pairs_from(DATA / "math500.jsonl")
     workers = 2
 
-    started = time.perf_counter()
+    load = os.getloadavg()[0]
+    started, cpu_started = time.perf_counter(), time.process_time()
     baseline = sequential(pairs)
-    t_sequential = time.perf_counter() - started
+    t_sequential, cpu_sequential = time.perf_counter() - started, time.process_time() - cpu_started
 
     started = time.perf_counter()
     with Grader(workers=workers) as grader:
         grader.grade([(f"\\boxed{{{i}}}", "1") for i in range(workers)])  # wait until every worker is up
         t_start = time.perf_counter() - started
+        pids = [w.process.pid for w in grader._workers]
+        cpu_before = [cpu_seconds(pid) for pid in pids]
         started = time.perf_counter()
         grades = grader.grade(pairs)
         t_parallel = time.perf_counter() - started
+        cpu_workers = [cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True)]
 
     ours = [g.correct for g in grades]
     differ = [(pairs[i], baseline[i], ours[i]) for i in range(len(pairs)) if baseline[i] != ours[i]]
@@ -68,12 +78,19 @@ def main() -> dict[str, float]:
         "speedup": t_sequential / t_parallel,
         "speedup_with_start": t_sequential / (t_parallel + t_start),
         "verdicts_differ": len(differ),
+        "load_average": load,
+        "sequential_cpu_s": cpu_sequential,
+        "busiest_worker_cpu_s": max(cpu_workers),
+        "cpu_speedup": cpu_sequential / max(cpu_workers),
     }
     print(
         f"grading {len(pairs)} MATH-500 pairs: sequential math-verify {t_sequential:.1f} s, "
         f"grader ({workers} workers) {t_parallel:.1f} s (+{t_start:.1f} s pool start): "
         f"{figures['speedup']:.2f}x ({figures['speedup_with_start']:.2f}x counting the start); "
-        f"target >= {TARGET_RATIO}x; verdicts differ: {len(differ)}"
+        f"target >= {TARGET_RATIO}x; verdicts differ: {len(differ)}\n"
+        f"  CPU time: sequential {cpu_sequential:.1f} s, workers {', '.join(f'{c:.1f}' for c in cpu_workers)} s "
+        f"(sequential / busiest: {figures['cpu_speedup']:.2f}x, the wall-clock ratio on two otherwise idle cores); "
+        f"load average at start {load:.1f} on {os.cpu_count()} cores"
     )
     for (response, gold), base, mine in differ[:10]:
         print(f"  gold {gold!r}: math-verify {base}, grader {mine} ({response[-60:]!r})")

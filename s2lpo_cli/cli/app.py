@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from s2lpo_cli.cli import eval as eval_cmd
 from s2lpo_cli.cli import recipe as recipe_cmd
@@ -43,7 +44,7 @@ def main() -> None:
     except UserError as exc:
         if debug_enabled():
             raise
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)  # [..] is text
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("[red]interrupted[/]")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from enum import Enum
+from typing import Annotated
 
 import typer
 
@@ -32,6 +31,7 @@ def sample(
     force: Annotated[bool, typer.Option("--force", help="Delete rollouts of another explorer/tokenizer/dataset/sampling setup in --output and start over.")] = False,
     seed: Annotated[int | None, typer.Option("--seed", help="Run seed; each prompt's seed derives from it and the question. Default: the recipe's optim.seed.")] = None,
     set_: SetOpt = None,
+    skip_long_prompts: Annotated[bool, typer.Option("--skip-long-prompts", help="Leave out prompts longer than data.max_prompt_tokens (default: refuse the run, naming the row).")] = False,
     shard_size: Annotated[int, typer.Option("--shard-size", min=1, help="Prompts per parquet shard (the unit of resumption).")] = 64,
 ) -> None:
     """Sample N explorer responses per training prompt, grade them, and store them as sharded parquet.
@@ -48,12 +48,15 @@ def sample(
     if set_ and not recipe:
         err.print("[yellow]--set needs --recipe; ignored[/]")
     job = build_job(explorer, resolved, dataset=dataset, output=output, n=n, engine=engine.value if engine else None, limit=limit,
-                    seed=seed, force=force, shard_prompts=shard_size)
+                    seed=seed, force=force, shard_prompts=shard_size,
+                    skip_long_prompts=skip_long_prompts)
     err.print(f"explorer {job.explorer}  dataset {job.dataset}  n={job.params.n}  engine {job.engine}  -> {job.output}")
     with SamplingProgress(err, live=progress_enabled()) as progress:
         result = run_sampling(job, on_start=progress.start, on_shard=progress.shard)
     if result.dropped_duplicates:
-        err.print(f"dropped {result.dropped_duplicates} duplicate question(s)")
+        err.print(f"left out {result.dropped_duplicates} repeated question(s)")
+    if result.dropped_long:
+        err.print(f"left out {result.dropped_long} prompt(s) over data.max_prompt_tokens")
     if result.already_complete:
         err.print(f"{job.output} already holds this run, complete; nothing to do (--force starts over)")
     out.print(summary_table(result.summary, str(job.output)))

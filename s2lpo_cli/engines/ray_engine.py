@@ -118,13 +118,14 @@ def vllm_engine_kwargs(tensor_parallel_size: int, gpu_memory_utilization: float,
 
 class RayEngine:
     """Samples on a Ray cluster (the one at RAY_ADDRESS, or a local one), with vLLM on GPU nodes or
-    embedded engines on CPU workers. `workers` is the number of engine replicas."""
+    embedded engines on CPU workers. `workers` is the number of engine replicas; by default one per
+    `tensor_parallel_size` GPUs of the cluster, or one per two CPUs on a cluster without GPUs."""
 
     def __init__(
         self,
         model: str,
         *,
-        workers: int = 1,
+        workers: int | None = None,
         batch_size: int = 64,
         tensor_parallel_size: int = 1,
         gpu_memory_utilization: float = 0.9,
@@ -157,37 +158,41 @@ class RayEngine:
             seeds = [params.seed if params.seed is not None else 0] * len(prompts)
         ids = [self.encode(m, params.enable_thinking) for m in prompts]
         dataset = self.ray.data.from_items(explode(ids, params, seeds))
-        gpus = self.use_gpus if self.use_gpus is not None else self.ray.cluster_resources().get("GPU", 0) > 0
+        resources = self.ray.cluster_resources()
+        gpus = self.use_gpus if self.use_gpus is not None else resources.get("GPU", 0) > 0
+        replicas = self.workers or max(1, int(
+            resources.get("GPU", 0) // self.engine_kwargs["tensor_parallel_size"] if gpus else resources.get("CPU", 1) // 2
+        ))
         if gpus:
-            dataset = self._through_vllm(dataset, params)
+            dataset = self._through_vllm(dataset, params, replicas)
         else:
             dataset = dataset.map_batches(
                 EmbeddedWorker,
                 fn_constructor_kwargs={"model": self.model, "params": params},
                 batch_size=self.batch_size,
-                compute=self.ray.data.ActorPoolStrategy(size=self.workers),
+                compute=self.ray.data.ActorPoolStrategy(size=replicas),
                 num_cpus=1,
             )
         return regroup(ids, dataset.take_all())
 
-    def processor_config(self) -> Any:
+    def processor_config(self, replicas: int) -> Any:
         """The `ray.data.llm` vLLM processor config: prompts arrive tokenized, vLLM detokenizes."""
         llm = require("ray.data.llm", "the ray engine on GPUs")
         return llm.vLLMEngineProcessorConfig(
             model_source=self.model,
             engine_kwargs=self.engine_kwargs,
             batch_size=self.batch_size,
-            concurrency=self.workers,
+            concurrency=replicas,
             chat_template_stage=False,  # prompts are rendered here (its stage takes no enable_thinking)
             tokenize_stage=False,
             detokenize_stage=False,
         )
 
-    def _through_vllm(self, dataset: Any, params: SamplingParams) -> Any:
+    def _through_vllm(self, dataset: Any, params: SamplingParams, replicas: int) -> Any:
         from ray.data.llm import build_processor
 
         processor = build_processor(
-            self.processor_config(), preprocess=vllm_preprocess(params), postprocess=vllm_postprocess(self.stop_ids)
+            self.processor_config(replicas), preprocess=vllm_preprocess(params), postprocess=vllm_postprocess(self.stop_ids)
         )
         return processor(dataset)
 

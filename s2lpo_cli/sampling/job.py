@@ -25,6 +25,7 @@ class SampleJob:
     data_dir: str | None = None
     limit: int | None = None
     max_prompt_tokens: int | None = None
+    skip_long_prompts: bool = False  # leave out prompts over max_prompt_tokens instead of refusing the run
     engine: str = "embedded"
     device: str = "auto"
     tensor_parallel_size: int = 1

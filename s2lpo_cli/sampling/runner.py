@@ -12,8 +12,8 @@ import hashlib
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from contextlib import nullcontext
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from s2lpo_cli.data.rollout_store import RolloutStore
@@ -41,6 +41,7 @@ class SampleResult:
     already_complete: bool  # the store was finished before this run: nothing was generated
     resumed_shards: int  # shards found written when this run started
     dropped_duplicates: int
+    dropped_long: int  # prompts over max_prompt_tokens, left out (--skip-long-prompts)
 
 
 def prompt_seed(run_seed: int, prompt_id: str) -> int:
@@ -95,17 +96,25 @@ def build_manifest(job: SampleJob, rows: list[Row], tokenizer: Any) -> dict[str,
     }
 
 
-def check_prompt_lengths(job: SampleJob, rows: list[Row], messages: list[ChatMessages], tokenizer: Any) -> None:
+def drop_long_prompts(
+    job: SampleJob, rows: list[Row], messages: list[ChatMessages], tokenizer: Any
+) -> tuple[list[Row], list[ChatMessages], int]:
+    """Prompts longer than max_prompt_tokens: an error naming the row, or dropped with job.skip_long_prompts."""
     if job.max_prompt_tokens is None:
-        return
+        return rows, messages, 0
+    kept_rows, kept_messages = [], []
     for row, m in zip(rows, messages, strict=True):
         text = render_prompt(tokenizer, m, job.params.enable_thinking)
         length = len(tokenizer(text, add_special_tokens=False)["input_ids"])
-        if length > job.max_prompt_tokens:
+        if length <= job.max_prompt_tokens:
+            kept_rows.append(row)
+            kept_messages.append(m)
+        elif not job.skip_long_prompts:
             raise UserError(
                 f"{job.dataset}: row {row.id}: the prompt has {length} tokens, more than data.max_prompt_tokens "
-                f"= {job.max_prompt_tokens}; raise it (--set data.max_prompt_tokens=N) or drop the row"
+                f"= {job.max_prompt_tokens}; raise it (--set data.max_prompt_tokens=N) or pass --skip-long-prompts"
             )
+    return kept_rows, kept_messages, len(rows) - len(kept_rows)
 
 
 def shard_records(rows: list[Row], outputs: list[PromptOutput], grades: list[Any], data_source: str) -> list[dict]:
@@ -153,11 +162,11 @@ def run_sampling(
     rows, dropped = unique_rows(load_train_set(job.dataset, job.data_dir, job.limit))
     tokenizer = engine.tokenizer if engine is not None else load_tokenizer(job.explorer)
     messages = [build_messages(r.question, job.instruction, job.system) for r in rows]
-    check_prompt_lengths(job, rows, messages, tokenizer)
+    rows, messages, too_long = drop_long_prompts(job, rows, messages, tokenizer)
     store = RolloutStore.prepare(job.output, build_manifest(job, rows, tokenizer), force=job.force)
     existing = set(store.existing_shards())
     if store.complete:
-        return SampleResult(summarize(store.table()), store, True, len(existing), dropped)
+        return SampleResult(summarize(store.table()), store, True, len(existing), dropped, too_long)
     store.remove_partial_files()
     size = int(store.manifest["shard_prompts"])
     n_shards = -(-len(rows) // size)
@@ -183,4 +192,4 @@ def run_sampling(
                     on_shard(ShardDone(prompts=len(chunk), responses=len(pairs), tokens=tokens))
     summary = summarize(store.table())
     store.finish(summary.as_dict())
-    return SampleResult(summary, store, False, len(existing), dropped)
+    return SampleResult(summary, store, False, len(existing), dropped, too_long)

@@ -51,5 +51,5 @@ class TrainingDisplay:
         self.progress.__exit__(*exc)
 
     def show(self, m: dict[str, Any]) -> None:
-        err.print(step_line(m, self.total_steps), highlight=False)
+        err.print(step_line(m, self.total_steps), highlight=False, soft_wrap=True)
         self.progress.update(self.task, advance=1, description=f"reward {m['reward_mean']:.3f}")

@@ -232,8 +232,7 @@ class Trainer:
                         acc["entropy"] += float((terms.entropy * m).sum())
                         if terms.kl is not None:
                             acc["kl"] += float((terms.kl * m).sum())
-                        acc["iw"] += _importance_weights(terms, logp.detach() if reuse_old else old_lp, expl_lp,
-                                                         explorer_rows[idx], m, cfg)
+                        acc["iw"] += _importance_weights(terms, old_lp, expl_lp, explorer_rows[idx], m)
                 norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.grad_clip)
                 self.optimizer.step()
                 self.optimizer.zero_grad(set_to_none=True)
@@ -280,7 +279,7 @@ def _rows(per_response: list[torch.Tensor], idx: list[int], mask: torch.Tensor) 
     return out
 
 
-def _importance_weights(terms, old_lp, expl_lp, explorer_rows, mask, cfg) -> list[float]:
+def _importance_weights(terms, old_lp, expl_lp, explorer_rows, mask) -> list[float]:
     """pi_target / pi_explorer on explorer tokens (the truncated weight when truncated_is is on)."""
     rows = explorer_rows.bool()
     if not bool(rows.any()):

@@ -50,9 +50,10 @@ def test_ray_vllm_processor_config(random_lm_dir):
     pytest.importorskip("ray.data.llm")
     from s2lpo_cli.engines.ray_engine import RayEngine
 
-    engine = RayEngine(str(random_lm_dir), workers=2, batch_size=16, tensor_parallel_size=2, max_model_len=256)
-    config = engine.processor_config()
+    engine = RayEngine(str(random_lm_dir), batch_size=16, tensor_parallel_size=2, max_model_len=256)
+    config = engine.processor_config(replicas=3)
     assert config.model_source == str(random_lm_dir)
+    assert config.concurrency == 3 and config.batch_size == 16
     assert config.engine_kwargs["tensor_parallel_size"] == 2
     assert config.engine_kwargs["logprobs_mode"] == "processed_logprobs"
     assert config.engine_kwargs["max_model_len"] == 256
@@ -80,3 +81,27 @@ def test_ray_on_cpu_workers_equals_the_embedded_engine(random_lm_dir):
         assert [c.finish_reason for c in a.completions] == [c.finish_reason for c in b.completions]
         for x, y in zip(a.completions, b.completions, strict=True):
             assert x.logprobs == pytest.approx(y.logprobs, abs=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.ray
+def test_ray_through_vllm_on_gpus(random_lm_dir):
+    """On a GPU node: Ray Data's vLLM stage gives the completions the vLLM engine gives for the same seeds."""
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("vllm")
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    from s2lpo_cli.engines.ray_engine import RayEngine
+
+    params = SamplingParams(n=2, temperature=0.0, max_tokens=8)
+    ray.init(include_dashboard=False)
+    try:
+        out = RayEngine(str(random_lm_dir), workers=1, gpu_memory_utilization=0.3).generate(PROMPTS, params, seeds=[1, 2])
+    finally:
+        ray.shutdown()
+    assert [len(o.completions) for o in out] == [2, 2]
+    for o in out:
+        first, second = o.completions
+        assert first.token_ids == second.token_ids and len(first.logprobs) == len(first.token_ids)

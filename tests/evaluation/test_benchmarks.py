@@ -22,6 +22,7 @@ def test_local_files(shared_data):
     aime = load_benchmark(get_benchmark("aime24"), shared_data)
     assert len(aime) == 30 and all(r.answer == str(int(r.answer)) for r in aime)
     assert "25" in {r.answer for r in aime}  # "025" in the source, normalised
+    assert len(load_benchmark(get_benchmark("aime25"), shared_data)) == 30
     math = load_benchmark(get_benchmark("math500"), shared_data, limit=20)
     assert len(math) == 20 and {"subject", "level"} <= set(math[0].extra)
 

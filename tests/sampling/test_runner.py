@@ -7,6 +7,7 @@ from s2lpo_cli.data.rollout_store import RolloutStore
 from s2lpo_cli.engines.base import SamplingParams
 from s2lpo_cli.engines.embedded import EmbeddedEngine
 from s2lpo_cli.errors import UserError
+from s2lpo_cli.prompting import DEFAULT_INSTRUCTION
 from s2lpo_cli.sampling.job import SampleJob
 from s2lpo_cli.sampling.runner import run_sampling
 
@@ -129,3 +130,10 @@ def test_too_long_prompt_is_refused_before_any_work(random_lm_dir, engine, grade
     with pytest.raises(UserError, match=r"row 0: the prompt has \d+ tokens, more than data.max_prompt_tokens = 5"):
         run_sampling(_job(random_lm_dir, dataset, tmp_path / "out", max_prompt_tokens=5), engine=engine, grader=grader)
     assert not (tmp_path / "out").exists()
+    lengths = [len(engine.encode([{"role": "user", "content": f"{q}\n{DEFAULT_INSTRUCTION}"}], False)) for q, _ in QUESTIONS]
+    limit = sorted(set(lengths))[-2]  # the longest question(s) go
+    result = run_sampling(_job(random_lm_dir, dataset, tmp_path / "out", max_prompt_tokens=limit, skip_long_prompts=True),
+                          engine=engine, grader=grader)
+    kept = {q for (q, _), n in zip(QUESTIONS, lengths, strict=True) if n <= limit}
+    assert result.dropped_long == len({q for q, _ in QUESTIONS} - kept) > 0
+    assert {r["question"] for r in _rows(result.store)} == kept

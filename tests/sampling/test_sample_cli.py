@@ -114,10 +114,13 @@ def test_tiny_explorer_on_20_math_train_questions(tiny_models, shared_data, tmp_
     out = tmp_path / "math"
     result = runner.invoke(app, ["sample", "--explorer", str(tiny_models / "explorer"), "--recipe", "tiny",
                                  "--dataset", str(shared_data / "math_train.jsonl"), "--limit", "20", "--n", "2",
-                                 "--set", "data.max_prompt_tokens=480", "--output", str(out)], terminal_width=200)
+                                 "--set", "data.max_prompt_tokens=480", "--skip-long-prompts", "--output", str(out)],
+                           terminal_width=200)
     assert result.exit_code == 0, result.output
-    rows = RolloutStore.open(out).table().to_pylist()
-    assert len(rows) == 40 and len({r["prompt_id"] for r in rows}) == 20
+    store = RolloutStore.open(out)
+    rows = store.table().to_pylist()
+    kept = store.manifest["n_prompts"]
+    assert 10 <= kept <= 20 and len(rows) == 2 * kept and len({r["prompt_id"] for r in rows}) == kept
     assert {r["data_source"] for r in rows} == {"math_train"}
     first = json.loads((shared_data / "math_train.jsonl").read_text().splitlines()[0])
     assert rows[0]["question"] == first["question"] and rows[0]["ground_truth"] == first["answer"]
