@@ -30,32 +30,31 @@ def prompt_id(question: str) -> str:
     return hashlib.sha256(question.strip().encode()).hexdigest()[:16]
 
 
+class _IncompleteRow(UserError):
+    pass
+
+
 def _row(obj: Any, where: str, index: int) -> Row:
     if not isinstance(obj, dict):
         raise UserError(f"{where}: expected a JSON object with 'question' and 'answer', got {type(obj).__name__}")
-    missing = [k for k in ("question", "answer") if k not in obj or obj[k] is None]
+    missing = [k for k in ("question", "answer") if k not in obj or obj[k] in (None, "")]
     if missing:
-        raise UserError(f"{where}: missing field(s) {', '.join(repr(m) for m in missing)} (every row needs 'question' and 'answer')")
+        raise _IncompleteRow(
+            f"{where}: missing field(s) {', '.join(repr(m) for m in missing)} (every row needs 'question' and 'answer')"
+        )
     extra = {k: v for k, v in obj.items() if k not in ("id", "question", "answer")}
     rid = obj.get("id", obj.get("unique_id", index))
     return Row(id=str(rid), question=str(obj["question"]), answer=str(obj["answer"]), extra=extra)
 
 
-def read_rows(path: str | Path, limit: int | None = None) -> list[Row]:
-    """Read a .jsonl or .parquet file of rows with `question` and `answer` (`id` optional)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
+def _records(path: Path):
+    """(where, index, object) for each record of a .jsonl or .parquet file."""
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        rows = []
         for i, obj in enumerate(pq.read_table(path).to_pylist()):
-            rows.append(_row(obj, f"{path}: row {i + 1}", i))
-            if limit and len(rows) >= limit:
-                break
-        return rows
-    rows = []
+            yield f"{path}: row {i + 1}", i, obj
+        return
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -64,9 +63,33 @@ def read_rows(path: str | Path, limit: int | None = None) -> list[Row]:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            rows.append(_row(obj, f"{path}:{lineno}", lineno - 1))
-            if limit and len(rows) >= limit:
-                break
+            yield f"{path}:{lineno}", lineno - 1, obj
+
+
+def read_rows(path: str | Path, limit: int | None = None, skip_incomplete: bool = False) -> list[Row]:
+    """Read a .jsonl or .parquet file of rows with `question` and `answer` (`id` optional).
+
+    A row without a question or answer is an error naming its line, unless `skip_incomplete`: then it is
+    left out and one warning lists the lines (real training sets, e.g. MATH train, have a few such rows).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    rows, skipped = [], []
+    for where, index, obj in _records(path):
+        try:
+            rows.append(_row(obj, where, index))
+        except _IncompleteRow:
+            if not skip_incomplete:
+                raise
+            skipped.append(where.rsplit(":", 1)[-1].strip())
+        if limit and len(rows) >= limit:
+            break
+    if skipped:
+        from s2lpo_cli.cli.console import err
+
+        err.print(f"[yellow]warning:[/] {path}: skipped {len(skipped)} row(s) without question or answer "
+                  f"(line/row {', '.join(skipped[:10])}{', ...' if len(skipped) > 10 else ''})", highlight=False)
     if not rows:
         raise UserError(f"{path}: holds no rows")
     return rows

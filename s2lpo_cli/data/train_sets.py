@@ -25,13 +25,13 @@ def load_train_set(name_or_path: str, data_dir: str | None = None, limit: int | 
                 for r in task.rows(task.DEFAULT_SEED, "train")]
         return rows[:limit] if limit else rows
     if name_or_path == "math_train":
-        return read_rows(_registered_file("math_train", data_dir), limit=limit)
+        return read_rows(_registered_file("math_train", data_dir), limit=limit, skip_incomplete=True)
     path = Path(name_or_path)
     if not path.is_file():
         from s2lpo_cli.errors import UserError
 
         raise UserError(f"{name_or_path}: not a registered training set ({', '.join(NAMES)}) and no such file")
-    return read_rows(path, limit=limit)
+    return read_rows(path, limit=limit, skip_incomplete=True)
 
 
 def _registered_file(name: str, data_dir: str | None) -> Path:
