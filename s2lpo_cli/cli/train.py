@@ -44,4 +44,4 @@ def train(
     else:
         from s2lpo_cli.training.run import run_training
 
-        run_training(resolved)
+        out.print(str(run_training(resolved)), highlight=False)  # the run folder, for scripts

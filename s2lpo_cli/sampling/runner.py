@@ -105,7 +105,7 @@ def drop_long_prompts(
     kept_rows, kept_messages = [], []
     for row, m in zip(rows, messages, strict=True):
         text = render_prompt(tokenizer, m, job.params.enable_thinking)
-        length = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        length = len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
         if length <= job.max_prompt_tokens:
             kept_rows.append(row)
             kept_messages.append(m)

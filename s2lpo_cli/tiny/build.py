@@ -37,8 +37,8 @@ EVAL_SIZE = 200  # questions per split for the accuracy in build.json
 # The target sees linear equations in only 3% of its warm-up examples: it starts weak there.
 _TARGET_WEIGHTS = {"add": 1.0, "sub": 1.0, "mul": 1.0, "linear": 0.03}
 PROFILES = {
-    "full": {"explorer": WarmupPlan(steps=350), "target": WarmupPlan(steps=200, family_weights=_TARGET_WEIGHTS)},
-    "quick": {"explorer": WarmupPlan(steps=150), "target": WarmupPlan(steps=80, family_weights=_TARGET_WEIGHTS)},
+    "full": {"explorer": WarmupPlan(steps=350), "target": WarmupPlan(steps=260, family_weights=_TARGET_WEIGHTS)},
+    "quick": {"explorer": WarmupPlan(steps=150), "target": WarmupPlan(steps=100, family_weights=_TARGET_WEIGHTS)},
 }
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)

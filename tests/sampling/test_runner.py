@@ -118,12 +118,18 @@ def test_other_sampling_setup_is_refused_unless_forced(random_lm_dir, engine, gr
     assert len(_rows(forced.store)) == 2 * 3
 
 
-def test_bad_dataset_row_names_file_and_line(random_lm_dir, engine, grader, tmp_path):
+def test_bad_dataset_rows_name_file_and_line(random_lm_dir, engine, grader, tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "What is 1 + 1?", "answer": "2"}\n{"question": "What is 2 + 2?"}\n')
-    with pytest.raises(UserError, match=f"{bad}:2: missing field\\(s\\) 'answer'"):
-        run_sampling(_job(random_lm_dir, bad, tmp_path / "out"), engine=engine, grader=grader)
-    assert not (tmp_path / "out").exists()
+    # A row without an answer is left out (real sets such as MATH train have a few), with a warning naming it.
+    result = run_sampling(_job(random_lm_dir, bad, tmp_path / "out"), engine=engine, grader=grader)
+    assert result.summary.prompts == 1
+    assert f"{bad}: skipped 1 row(s) without question or answer (line/row 2)" in " ".join(capsys.readouterr().err.split())
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"question": "What is 1 + 1?", "answer": "2"}\n{"question": "What is 2 + 2?", \n')
+    with pytest.raises(UserError, match=f"{broken}:2: not valid JSON"):
+        run_sampling(_job(random_lm_dir, broken, tmp_path / "out2"), engine=engine, grader=grader)
+    assert not (tmp_path / "out2").exists()
 
 
 def test_too_long_prompt_is_refused_before_any_work(random_lm_dir, engine, grader, dataset, tmp_path):

@@ -28,7 +28,9 @@ def tiny_verl_recipe(tiny_models: Path, run_dir: Path, store: Path | None = None
         "engine.kind=verl", "engine.gpus_per_node=1", "engine.tensor_parallel_size=1",
         f"models.target={tiny_models / 'target'}", f"models.explorer={tiny_models / 'explorer'}",
         f"models.explorer_rollouts={store or run_dir / 'no_store'}", f"output.run_dir={run_dir}",
-        f"data.train={tiny_models / 'data' / 'train.jsonl'}", "data.limit=12", *extra,
+        f"data.train={tiny_models / 'data' / 'train.jsonl'}", "data.limit=12",
+        # the sizes these tests assume (8 steps x 8 prompts), whatever recipes/tiny.yaml's demo uses
+        "schedule.total_steps=8", "optim.prompts_per_step=8", "optim.mini_batch=8", "optim.micro_batch=32", *extra,
     ]
     return load_recipe("tiny", sets)
 
