@@ -76,7 +76,8 @@ def pipeline(size: Size, demo_dir: Path, with_math500: bool) -> list[Step]:
     recipe = shown_path(REPO / "recipes" / "tiny.yaml", demo_dir)
     sets = [a for s in size.recipe_set for a in ("--set", s)]
     heldout = "tiny_models/data/heldout.jsonl"
-    eval_common = ["--mode", "nothink", "--k", str(size.eval_k), "--max-tokens", "32", "--temperature", "1.0"]
+    eval_common = ["--mode", "nothink", "--k", str(size.eval_k), "--max-tokens", "32", "--temperature", "1.0",
+                   "--batch-size", "64"]
     models = [("the base target", "tiny_models/target", "evals/base_target"),
               ("the S2L-PO model", "runs/tiny/final", "runs/tiny/eval"),
               ("the GRPO model", "runs/tiny_grpo/final", "runs/tiny_grpo/eval")]

@@ -21,18 +21,67 @@ EPILOG = (
 
 
 def sample(
-    explorer: Annotated[str, typer.Option("--explorer", help="The explorer model: a local folder or a hub id.")],
-    recipe: Annotated[str | None, typer.Option("--recipe", help="Recipe (name or path) giving the defaults: dataset, output, G, rollout.*, prompt.")] = None,
-    dataset: Annotated[str | None, typer.Option("--dataset", help="Training set: synthetic, math_train, or a jsonl/parquet file of question/answer rows. Default: the recipe's data.train.")] = None,
-    output: Annotated[str | None, typer.Option("--output", help="Rollout store folder. Default: the recipe's models.explorer_rollouts, else rollouts/<explorer>_<dataset>.")] = None,
-    n: Annotated[int | None, typer.Option("--n", help="Responses per prompt. Default: the recipe's G (rollout.group_size).")] = None,
-    engine: Annotated[EngineKind | None, typer.Option("--engine", help="embedded (torch, CPU or one GPU), vllm (GPUs), ray (Ray Data on a cluster). Default: vllm for verl recipes, else embedded.")] = None,
+    explorer: Annotated[
+        str, typer.Option("--explorer", help="The explorer model: a local folder or a hub id.")
+    ],
+    recipe: Annotated[
+        str | None,
+        typer.Option(
+            "--recipe",
+            help="Recipe (name or path) giving the defaults: dataset, output, G, rollout.*, prompt.",
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset",
+            help="Training set: synthetic, math_train, or a jsonl/parquet file of question/answer rows. Default: the recipe's data.train.",
+        ),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            help="Rollout store folder. Default: the recipe's models.explorer_rollouts, else rollouts/<explorer>_<dataset>.",
+        ),
+    ] = None,
+    n: Annotated[
+        int | None,
+        typer.Option("--n", help="Responses per prompt. Default: the recipe's G (rollout.group_size)."),
+    ] = None,
+    engine: Annotated[
+        EngineKind | None,
+        typer.Option(
+            "--engine",
+            help="embedded (torch, CPU or one GPU), vllm (GPUs), ray (Ray Data on a cluster). Default: vllm for verl recipes, else embedded.",
+        ),
+    ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first K prompts.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Delete rollouts of another explorer/tokenizer/dataset/sampling setup in --output and start over.")] = False,
-    seed: Annotated[int | None, typer.Option("--seed", help="Run seed; each prompt's seed derives from it and the question. Default: the recipe's optim.seed.")] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Delete rollouts of another explorer/tokenizer/dataset/sampling setup in --output and start over.",
+        ),
+    ] = False,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            help="Run seed; each prompt's seed derives from it and the question. Default: the recipe's optim.seed.",
+        ),
+    ] = None,
     set_: SetOpt = None,
-    skip_long_prompts: Annotated[bool, typer.Option("--skip-long-prompts", help="Leave out prompts longer than data.max_prompt_tokens (default: refuse the run, naming the row).")] = False,
-    shard_size: Annotated[int, typer.Option("--shard-size", min=1, help="Prompts per parquet shard (the unit of resumption).")] = 64,
+    skip_long_prompts: Annotated[
+        bool,
+        typer.Option(
+            "--skip-long-prompts",
+            help="Leave out prompts longer than data.max_prompt_tokens (default: refuse the run, naming the row).",
+        ),
+    ] = False,
+    shard_size: Annotated[
+        int, typer.Option("--shard-size", min=1, help="Prompts per parquet shard (the unit of resumption).")
+    ] = 64,
 ) -> None:
     """Sample N explorer responses per training prompt, grade them, and store them as sharded parquet.
 
@@ -47,10 +96,22 @@ def sample(
     resolved = load_recipe(recipe, set_) if recipe else None
     if set_ and not recipe:
         err.print("[yellow]--set needs --recipe; ignored[/]")
-    job = build_job(explorer, resolved, dataset=dataset, output=output, n=n, engine=engine.value if engine else None, limit=limit,
-                    seed=seed, force=force, shard_prompts=shard_size,
-                    skip_long_prompts=skip_long_prompts)
-    err.print(f"explorer {job.explorer}  dataset {job.dataset}  n={job.params.n}  engine {job.engine}  -> {job.output}")
+    job = build_job(
+        explorer,
+        resolved,
+        dataset=dataset,
+        output=output,
+        n=n,
+        engine=engine.value if engine else None,
+        limit=limit,
+        seed=seed,
+        force=force,
+        shard_prompts=shard_size,
+        skip_long_prompts=skip_long_prompts,
+    )
+    err.print(
+        f"explorer {job.explorer}  dataset {job.dataset}  n={job.params.n}  engine {job.engine}  -> {job.output}"
+    )
     with SamplingProgress(err, live=progress_enabled()) as progress:
         result = run_sampling(job, on_start=progress.start, on_shard=progress.shard)
     if result.dropped_duplicates:

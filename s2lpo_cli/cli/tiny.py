@@ -49,13 +49,17 @@ def init(
 def _table(result):  # noqa: ANN001, ANN202 - BuildResult, rich Table (imported lazily)
     from rich.table import Table
 
-    families = [f for f in result.models[0].train_accuracy if f != "all"]
-    table = Table(title=f"tiny models (accuracy: one sample per question at temperature 1, seed {result.seed})")
-    for column in ("model", "params", "warm-up steps", "warm-up s", "held-out acc", "train acc",
-                   *(f"train {f}" for f in families)):
-        table.add_column(column, justify="left" if column == "model" else "right")
+    from s2lpo_cli.tiny.task import FAMILIES
+
+    table = Table(title="tiny models (accuracy: one sample per question at temperature 1)")
+    table.add_column("")
     for m in result.models:
-        train = m.train_accuracy
-        table.add_row(m.name, f"{m.params:,}", str(m.warmup_steps), f"{m.warmup_seconds:.1f}",
-                      f"{m.heldout_accuracy['all']:.1%}", f"{train['all']:.1%}", *(f"{train[f]:.1%}" for f in families))
+        table.add_column(m.name, justify="right")
+    table.add_row("parameters", *(f"{m.params:,}" for m in result.models))
+    table.add_row("warm-up steps", *(str(m.warmup_steps) for m in result.models))
+    table.add_row("warm-up time", *(f"{m.warmup_seconds:.0f} s" for m in result.models))
+    table.add_row("held-out accuracy", *(f"{m.heldout_accuracy['all']:.1%}" for m in result.models))
+    table.add_row("train accuracy", *(f"{m.train_accuracy['all']:.1%}" for m in result.models))
+    for family in FAMILIES:
+        table.add_row(f"  train: {family}", *(f"{m.train_accuracy[family]:.1%}" for m in result.models))
     return table

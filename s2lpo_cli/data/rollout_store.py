@@ -24,28 +24,40 @@ MANIFEST = "manifest.json"
 SHARDS = "shards"
 _SHARD_NAME = re.compile(r"^part-(\d{5})\.parquet$")
 # Manifest keys that must match for a run to continue (or be reused) in an existing folder.
-IDENTITY_KEYS = ("explorer", "tokenizer_hash", "sampling", "seed", "dataset", "prompts_hash", "n_prompts",
-                 "n_per_prompt", "prompt", "shard_prompts")
+IDENTITY_KEYS = (
+    "explorer",
+    "tokenizer_hash",
+    "sampling",
+    "seed",
+    "dataset",
+    "prompts_hash",
+    "n_prompts",
+    "n_per_prompt",
+    "prompt",
+    "shard_prompts",
+)
 
 
 def schema() -> Any:
     import pyarrow as pa
 
-    return pa.schema([
-        ("prompt_id", pa.string()),
-        ("question", pa.string()),
-        ("ground_truth", pa.string()),
-        ("data_source", pa.string()),
-        ("prompt_token_ids", pa.list_(pa.int32())),
-        ("response_index", pa.int32()),
-        ("response_text", pa.string()),
-        ("response_token_ids", pa.list_(pa.int32())),
-        ("response_logprobs", pa.list_(pa.float32())),
-        ("finish_reason", pa.string()),
-        ("reward", pa.float32()),
-        ("extracted_answer", pa.string()),
-        ("grade_status", pa.string()),
-    ])
+    return pa.schema(
+        [
+            ("prompt_id", pa.string()),
+            ("question", pa.string()),
+            ("ground_truth", pa.string()),
+            ("data_source", pa.string()),
+            ("prompt_token_ids", pa.list_(pa.int32())),
+            ("response_index", pa.int32()),
+            ("response_text", pa.string()),
+            ("response_token_ids", pa.list_(pa.int32())),
+            ("response_logprobs", pa.list_(pa.float32())),
+            ("finish_reason", pa.string()),
+            ("reward", pa.float32()),
+            ("extracted_answer", pa.string()),
+            ("grade_status", pa.string()),
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -85,11 +97,15 @@ def _write_atomically(path: Path, write) -> None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    _write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n"))
+    _write_atomically(
+        path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    )
 
 
 def _differences(old: dict, new: dict) -> list[str]:
-    return [f"{k}: stored {old.get(k)!r}, now {new.get(k)!r}" for k in IDENTITY_KEYS if old.get(k) != new.get(k)]
+    return [
+        f"{k}: stored {old.get(k)!r}, now {new.get(k)!r}" for k in IDENTITY_KEYS if old.get(k) != new.get(k)
+    ]
 
 
 class RolloutStore:
@@ -112,7 +128,9 @@ class RolloutStore:
         except json.JSONDecodeError as exc:
             raise UserError(f"{manifest_path}: not valid JSON ({exc.msg})") from None
         if manifest.get("format") != FORMAT_VERSION:
-            raise UserError(f"{manifest_path}: rollout store format {manifest.get('format')!r}, expected {FORMAT_VERSION}")
+            raise UserError(
+                f"{manifest_path}: rollout store format {manifest.get('format')!r}, expected {FORMAT_VERSION}"
+            )
         return cls(path, manifest)
 
     @classmethod
@@ -136,7 +154,9 @@ class RolloutStore:
             shutil.rmtree(path / SHARDS, ignore_errors=True)
             (path / MANIFEST).unlink()
         elif path.is_dir() and any(path.iterdir()):
-            raise UserError(f"{path}: exists and is not a rollout store; choose an empty or new --output folder")
+            raise UserError(
+                f"{path}: exists and is not a rollout store; choose an empty or new --output folder"
+            )
         (path / SHARDS).mkdir(parents=True, exist_ok=True)
         manifest = {**manifest, "format": FORMAT_VERSION, "complete": False, "counts": None}
         _write_json(path / MANIFEST, manifest)

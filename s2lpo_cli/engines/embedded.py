@@ -78,10 +78,9 @@ def sample_tokens(logits: Any, params: SamplingParams, generators: list[Any]) ->
 
 @dataclass
 class _Row:
-    """One completion being generated: which prompt, which sample, and what it has so far."""
+    """One completion being generated: its prompt, its token budget, and what it has so far."""
 
     prompt: int
-    index: int
     limit: int
     token_ids: list[int]
     logprobs: list[float]
@@ -146,7 +145,9 @@ class EmbeddedEngine:
             with torch.inference_mode():
                 for start in range(0, len(prompt_token_ids), per_chunk):
                     chunk = range(start, min(start + per_chunk, len(prompt_token_ids)))
-                    rows = self._generate_chunk([prompt_token_ids[i] for i in chunk], [seeds[i] for i in chunk], params)
+                    rows = self._generate_chunk(
+                        [prompt_token_ids[i] for i in chunk], [seeds[i] for i in chunk], params
+                    )
                     for row in rows:
                         outputs[chunk[row.prompt]].completions.append(self._completion(row))
         finally:
@@ -155,40 +156,53 @@ class EmbeddedEngine:
 
     def _completion(self, row: _Row) -> Completion:
         text = self.tokenizer.decode(row.token_ids, skip_special_tokens=True)
-        return Completion(text=text, token_ids=row.token_ids, logprobs=row.logprobs, finish_reason=row.finish_reason)
+        return Completion(
+            text=text, token_ids=row.token_ids, logprobs=row.logprobs, finish_reason=row.finish_reason
+        )
 
-    def _generate_chunk(self, prompts: list[list[int]], seeds: list[int], params: SamplingParams) -> list[_Row]:
+    def _prefill(self, prompts: list[list[int]], n: int) -> tuple[Any, Any, Any, Any]:
+        """Run the left-padded prompts once; return the KV cache, next-token logits, attention mask and last
+        positions, each repeated for the n completions of every prompt."""
         import torch
-        from transformers import DynamicCache
 
-        n, dev = params.n, self.device
-        width = max(len(p) for p in prompts)
+        dev, width = self.device, max(len(p) for p in prompts)
         if width == 0:
             raise ValueError("empty prompt")
         input_ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long, device=dev)
         mask = torch.zeros((len(prompts), width), dtype=torch.long, device=dev)
         for i, p in enumerate(prompts):
-            input_ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
-            mask[i, width - len(p):] = 1
+            input_ids[i, width - len(p) :] = torch.tensor(p, dtype=torch.long)
+            mask[i, width - len(p) :] = 1
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache(config=self.model.config)
-        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                         past_key_values=cache, use_cache=True, logits_to_keep=1)
-        # Prefill once per prompt, then repeat the cache for its n completions.
+        out = self.model(
+            input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
+        )
         cache = out.past_key_values
         if n > 1:
             cache.batch_repeat_interleave(n)
-        logits = out.logits[:, -1, :].repeat_interleave(n, dim=0)
-        mask = mask.repeat_interleave(n, dim=0)
-        positions = positions[:, -1:].repeat_interleave(n, dim=0)
+        logits, positions = out.logits[:, -1, :], positions[:, -1:]
+        return cache, *(t.repeat_interleave(n, dim=0) for t in (logits, mask, positions))
 
+    def _generate_chunk(
+        self, prompts: list[list[int]], seeds: list[int], params: SamplingParams
+    ) -> list[_Row]:
+        import torch
+
+        dev = self.device
+        cache, logits, mask, positions = self._prefill(prompts, params.n)
         rows, generators = [], []
         for i, p in enumerate(prompts):
-            room = params.max_tokens if self.max_positions is None else min(params.max_tokens, self.max_positions - len(p))
+            room = (
+                params.max_tokens
+                if self.max_positions is None
+                else min(params.max_tokens, self.max_positions - len(p))
+            )
             if room <= 0:
-                raise ValueError(f"prompt of {len(p)} tokens leaves no room in {self.max_positions} positions")
-            for k in range(n):
-                rows.append(_Row(prompt=i, index=k, limit=room, token_ids=[], logprobs=[]))
+                raise ValueError(
+                    f"prompt of {len(p)} tokens leaves no room in {self.max_positions} positions"
+                )
+            for k in range(params.n):
+                rows.append(_Row(prompt=i, limit=room, token_ids=[], logprobs=[]))
                 generators.append(torch.Generator(device=dev).manual_seed(seeds[i] + k))
         active = list(range(len(rows)))  # rows still generating, in batch order
         seen = torch.zeros_like(logits, dtype=torch.bool) if params.presence_penalty else None
@@ -219,7 +233,12 @@ class EmbeddedEngine:
                 active = [active[s] for s in keep]
             mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
             positions = positions + 1
-            out = self.model(input_ids=tokens[:, None], attention_mask=mask, position_ids=positions,
-                             past_key_values=cache, use_cache=True)
+            out = self.model(
+                input_ids=tokens[:, None],
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+            )
             cache, logits = out.past_key_values, out.logits[:, -1, :]
         return rows

@@ -41,13 +41,17 @@ def check_model_path(model: str) -> None:
     path = Path(model).expanduser()
     if path.exists():
         if not path.is_dir() or not (path / "config.json").is_file():
-            raise UserError(f"{model}: not a model folder (expected config.json in it, as save_pretrained writes)")
+            raise UserError(
+                f"{model}: not a model folder (expected config.json in it, as save_pretrained writes)"
+            )
         return
     hint = " (build the tiny models with: s2lpo tiny init DIR)" if "tiny" in model else ""
     if _looks_like_path(model) or not _HUB_ID.match(model):
         raise UserError(f"{model}: no such model folder{hint}")
     if _offline() and not _in_hub_cache(model):
-        raise UserError(f"{model}: no such local folder, and not in the Hugging Face cache while offline{hint}")
+        raise UserError(
+            f"{model}: no such local folder, and not in the Hugging Face cache while offline{hint}"
+        )
 
 
 def resolve_device(device: str | None) -> str:

@@ -18,7 +18,9 @@ from s2lpo_cli.extras import require
 from s2lpo_cli.prompting import render_prompt
 
 
-def explode(prompt_token_ids: list[list[int]], params: SamplingParams, seeds: list[int]) -> list[dict[str, Any]]:
+def explode(
+    prompt_token_ids: list[list[int]], params: SamplingParams, seeds: list[int]
+) -> list[dict[str, Any]]:
     """One row per completion to draw: prompt k's i-th sample is seeded seeds[k] + i."""
     return [
         {"prompt_index": p, "sample_index": i, "prompt_token_ids": ids, "seed": seeds[p] + i}
@@ -105,7 +107,9 @@ def vllm_postprocess(stop_ids: set[int]):
     return postprocess
 
 
-def vllm_engine_kwargs(tensor_parallel_size: int, gpu_memory_utilization: float, max_model_len: int | None) -> dict:
+def vllm_engine_kwargs(
+    tensor_parallel_size: int, gpu_memory_utilization: float, max_model_len: int | None
+) -> dict:
     kwargs = {
         "tensor_parallel_size": tensor_parallel_size,
         "gpu_memory_utilization": gpu_memory_utilization,
@@ -160,9 +164,14 @@ class RayEngine:
         dataset = self.ray.data.from_items(explode(ids, params, seeds))
         resources = self.ray.cluster_resources()
         gpus = self.use_gpus if self.use_gpus is not None else resources.get("GPU", 0) > 0
-        replicas = self.workers or max(1, int(
-            resources.get("GPU", 0) // self.engine_kwargs["tensor_parallel_size"] if gpus else resources.get("CPU", 1) // 2
-        ))
+        replicas = self.workers or max(
+            1,
+            int(
+                resources.get("GPU", 0) // self.engine_kwargs["tensor_parallel_size"]
+                if gpus
+                else resources.get("CPU", 1) // 2
+            ),
+        )
         if gpus:
             dataset = self._through_vllm(dataset, params, replicas)
         else:
@@ -192,7 +201,9 @@ class RayEngine:
         from ray.data.llm import build_processor
 
         processor = build_processor(
-            self.processor_config(replicas), preprocess=vllm_preprocess(params), postprocess=vllm_postprocess(self.stop_ids)
+            self.processor_config(replicas),
+            preprocess=vllm_preprocess(params),
+            postprocess=vllm_postprocess(self.stop_ids),
         )
         return processor(dataset)
 

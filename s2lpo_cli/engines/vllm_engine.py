@@ -52,7 +52,9 @@ def to_completion(output: Any) -> Completion:
     if output.logprobs is None:
         raise ValueError("vLLM returned no log-probs (SamplingParams.logprobs must be 0)")
     logprobs = [sampled_logprob(step, tok) for step, tok in zip(output.logprobs, token_ids, strict=True)]
-    return Completion(text=output.text, token_ids=token_ids, logprobs=logprobs, finish_reason=output.finish_reason)
+    return Completion(
+        text=output.text, token_ids=token_ids, logprobs=logprobs, finish_reason=output.finish_reason
+    )
 
 
 def to_prompt_output(request_output: Any) -> PromptOutput:

@@ -60,8 +60,14 @@ def build_job(
     engine_cfg = recipe.engine if recipe else EngineConfig()
     dataset = dataset or (recipe.data.train if recipe else None)
     if dataset is None:
-        raise UserError("no dataset: pass --dataset NAME_OR_PATH (synthetic, math_train, or a jsonl/parquet file) or --recipe")
-    output = output or (recipe.models.explorer_rollouts if recipe else None) or str(default_output(explorer, dataset))
+        raise UserError(
+            "no dataset: pass --dataset NAME_OR_PATH (synthetic, math_train, or a jsonl/parquet file) or --recipe"
+        )
+    output = (
+        output
+        or (recipe.models.explorer_rollouts if recipe else None)
+        or str(default_output(explorer, dataset))
+    )
     n = n if n is not None else rollout.group_size
     if n < 1:
         raise UserError(f"--n: is {n}; sample at least 1 response per prompt")

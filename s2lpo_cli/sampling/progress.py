@@ -33,9 +33,13 @@ class SamplingProgress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.bar = Progress(
-                TextColumn("[bold]sampling[/] prompts"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[rps]:.1f} responses/s"), TextColumn("{task.fields[tps]:.0f} tokens/s"),
-                TimeRemainingColumn(), console=self.console,
+                TextColumn("[bold]sampling[/] prompts"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rps]:.1f} responses/s"),
+                TextColumn("{task.fields[tps]:.0f} tokens/s"),
+                TimeRemainingColumn(),
+                console=self.console,
             )
             self.bar.start()
             self.task = self.bar.add_task("sample", total=total, completed=done, rps=0.0, tps=0.0)

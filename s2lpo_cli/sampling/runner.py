@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from s2lpo_cli.data.rollout_store import RolloutStore
@@ -64,7 +65,10 @@ def unique_rows(rows: list[Row]) -> tuple[list[Row], int]:
 def _versions(engine: str) -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
-    names = ["s2lpo", "torch", "transformers", "pyarrow", "math-verify"] + {"vllm": ["vllm"], "ray": ["ray", "vllm"]}.get(engine, [])
+    names = ["s2lpo", "torch", "transformers", "pyarrow", "math-verify"] + {
+        "vllm": ["vllm"],
+        "ray": ["ray", "vllm"],
+    }.get(engine, [])
     out = {"python": platform.python_version()}
     for name in names:
         try:
@@ -88,7 +92,11 @@ def build_manifest(job: SampleJob, rows: list[Row], tokenizer: Any) -> dict[str,
         "prompts_hash": prompts_hash,
         "n_prompts": len(rows),
         "n_per_prompt": job.params.n,
-        "prompt": {"instruction": job.instruction, "system": job.system, "enable_thinking": job.params.enable_thinking},
+        "prompt": {
+            "instruction": job.instruction,
+            "system": job.system,
+            "enable_thinking": job.params.enable_thinking,
+        },
         "shard_prompts": job.shard_prompts,
         "engine": job.engine,
         "versions": _versions(job.engine),
@@ -117,27 +125,31 @@ def drop_long_prompts(
     return kept_rows, kept_messages, len(rows) - len(kept_rows)
 
 
-def shard_records(rows: list[Row], outputs: list[PromptOutput], grades: list[Any], data_source: str) -> list[dict]:
+def shard_records(
+    rows: list[Row], outputs: list[PromptOutput], grades: list[Any], data_source: str
+) -> list[dict]:
     records, g = [], 0
     for row, output in zip(rows, outputs, strict=True):
         for index, completion in enumerate(output.completions):
             grade = grades[g]
             g += 1
-            records.append({
-                "prompt_id": row.prompt_id,
-                "question": row.question,
-                "ground_truth": row.answer,
-                "data_source": str(row.extra.get("data_source", data_source)),
-                "prompt_token_ids": output.prompt_token_ids,
-                "response_index": index,
-                "response_text": completion.text,
-                "response_token_ids": completion.token_ids,
-                "response_logprobs": completion.logprobs,
-                "finish_reason": completion.finish_reason,
-                "reward": 1.0 if grade.correct else 0.0,
-                "extracted_answer": grade.extracted,
-                "grade_status": grade.status,
-            })
+            records.append(
+                {
+                    "prompt_id": row.prompt_id,
+                    "question": row.question,
+                    "ground_truth": row.answer,
+                    "data_source": str(row.extra.get("data_source", data_source)),
+                    "prompt_token_ids": output.prompt_token_ids,
+                    "response_index": index,
+                    "response_text": completion.text,
+                    "response_token_ids": completion.token_ids,
+                    "response_logprobs": completion.logprobs,
+                    "finish_reason": completion.finish_reason,
+                    "reward": 1.0 if grade.correct else 0.0,
+                    "extracted_answer": grade.extracted,
+                    "grade_status": grade.status,
+                }
+            )
     return records
 
 
@@ -149,10 +161,11 @@ def run_sampling(
     on_start: Callable[[int, int], None] | None = None,
     on_shard: Callable[[ShardDone], None] | None = None,
 ) -> SampleResult:
-    """Sample `job` into its store. `engine` (with a `.tokenizer`) replaces the one `job.engine` names;
-    `grader` (an open Grader) the pool this run would start. `on_start(total_prompts, prompts_already_done)` and `on_shard` report progress."""
-    from pathlib import Path
+    """Sample `job` into its store, resuming whatever shards it already holds.
 
+    `engine` (with a `.tokenizer`) replaces the engine `job.engine` names, `grader` (an open Grader) the
+    pool this run would start; `on_start(total_prompts, prompts_already_done)` and `on_shard` report progress.
+    """
     from s2lpo_cli.data.train_sets import load_train_set
     from s2lpo_cli.engines.factory import make_engine
     from s2lpo_cli.engines.loading import check_model_path, load_tokenizer
@@ -174,17 +187,24 @@ def run_sampling(
     data_source = Path(job.dataset).stem
     if pending:
         engine = engine or make_engine(
-            job.engine, job.explorer, device=job.device, tensor_parallel_size=job.tensor_parallel_size,
-            gpu_memory_utilization=job.gpu_memory_utilization, max_model_len=job.max_model_len, seed=job.seed,
+            job.engine,
+            job.explorer,
+            device=job.device,
+            tensor_parallel_size=job.tensor_parallel_size,
+            gpu_memory_utilization=job.gpu_memory_utilization,
+            max_model_len=job.max_model_len,
+            seed=job.seed,
         )
         with nullcontext(grader) if grader is not None else Grader() as grading:
             if on_start:
-                on_start(len(rows), sum(len(rows[k * size:(k + 1) * size]) for k in existing))
+                on_start(len(rows), sum(len(rows[k * size : (k + 1) * size]) for k in existing))
             for k in pending:
-                chunk = rows[k * size:(k + 1) * size]
+                chunk = rows[k * size : (k + 1) * size]
                 seeds = [prompt_seed(job.seed, r.prompt_id) for r in chunk]
-                outputs = engine.generate(messages[k * size:(k + 1) * size], job.params, seeds=seeds)
-                pairs = [(c.text, r.answer) for r, o in zip(chunk, outputs, strict=True) for c in o.completions]
+                outputs = engine.generate(messages[k * size : (k + 1) * size], job.params, seeds=seeds)
+                pairs = [
+                    (c.text, r.answer) for r, o in zip(chunk, outputs, strict=True) for c in o.completions
+                ]
                 grades = grading.grade(pairs)
                 store.write_shard(k, shard_records(chunk, outputs, grades, data_source))
                 if on_shard:

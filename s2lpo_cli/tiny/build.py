@@ -2,9 +2,10 @@
 
 Layout of DIR: explorer/ and target/ (HF save_pretrained: safetensors, config, generation config and the
 same tokenizer), data/train.jsonl and data/heldout.jsonl, and build.json (what was built, how long it took,
-accuracy). The warm-up draws from every problem of the task, as pretraining covers what RL later trains on;
-"held-out" means never an RL training prompt. The target is warmed up on few linear equations, so early on the explorer solves a
-family of problems the target does not yet solve reliably (as a 1.7B explorer does for an 8B target).
+accuracy). The warm-up draws from every problem of the task, as pretraining covers what RL later trains
+on; "held-out" means never an RL training prompt. The target is warmed up on few linear equations, so
+early on the explorer solves a family of problems the target does not yet solve reliably (as a 1.7B
+explorer does for an 8B target).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from s2lpo_cli.tiny.warmup import WarmupPlan, warm_up
 MODELS = ("explorer", "target")
 OUTPUTS = (*MODELS, "data")
 MANIFEST = "build.json"
-EVAL_SIZE = 200  # questions per split for the accuracy in build.json
+EVAL_SIZE = 200  # train questions for the accuracy in build.json (held-out: all of them)
 
 # The target sees linear equations in only 3% of its warm-up examples: it starts weak there.
 _TARGET_WEIGHTS = {"add": 1.0, "sub": 1.0, "mul": 1.0, "linear": 0.03}

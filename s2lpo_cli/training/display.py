@@ -35,11 +35,11 @@ def step_line(m: dict[str, Any], total_steps: int) -> str:
 class TrainingDisplay:
     """Context manager; `show(metrics)` after each physical step."""
 
-    def __init__(self, total_physical: int, done: int, total_steps: int):
-        self.total_steps = total_steps
+    def __init__(self, total_physical: int, done: int, total_steps: int, enabled: bool = True):
+        self.total_steps, self.enabled = total_steps, enabled
         self.progress = Progress(
             TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=not progress_enabled(),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=not (enabled and progress_enabled()),
         )
         self.task = self.progress.add_task("", total=total_physical, completed=done)
 
@@ -51,5 +51,7 @@ class TrainingDisplay:
         self.progress.__exit__(*exc)
 
     def show(self, m: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
         err.print(step_line(m, self.total_steps), highlight=False, soft_wrap=True)
         self.progress.update(self.task, advance=1, description=f"reward {m['reward_mean']:.3f}")

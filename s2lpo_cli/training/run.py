@@ -146,6 +146,10 @@ def preflight(recipe: Recipe) -> Preflight:
     rows = load_train_set(d.train, data_dir=d.data_dir, limit=d.limit)
     prompts = render_prompts(recipe, tokenizer, rows, problems)
     explorer = _check_store(recipe, tokenizer, prompts, problems)
+    unsupported = [name for name in recipe.output.logger if name not in ("console", "jsonl")]
+    if unsupported:
+        problems.append(f"output.logger: {', '.join(unsupported)} is only available with engine.kind verl; the "
+                        "embedded trainer writes metrics.jsonl and the console (use console, jsonl)")
     resume_from, complete = _check_run_dir(recipe, problems)
     if problems:
         raise UserError(f"cannot train {recipe.name}:\n" + "\n".join(problems))
@@ -260,7 +264,8 @@ def run_training(recipe: Recipe) -> Path:
             err.print(f"resuming {run_dir} after step {state.step} ({pre.resume_from.name})")
         metrics_file.keep_first(metrics_path, done)
         save_every = recipe.output.save_every
-        with TrainingDisplay(len(steps), done, recipe.schedule.total_steps) as display:
+        console = "console" in recipe.output.logger
+        with TrainingDisplay(len(steps), done, recipe.schedule.total_steps, enabled=console) as display:
             for i in range(done, len(steps)):
                 m = trainer.step(i, steps[i])
                 metrics_file.append(metrics_path, m)

@@ -22,12 +22,12 @@ def _processed_logprobs(engine, prompt_ids, response_ids, params):
     """Teacher-forced log-probs of `response_ids` under vLLM's processing, from one full forward pass."""
     ids = torch.tensor([prompt_ids + response_ids])
     with torch.inference_mode():
-        logits = engine.model(input_ids=ids).logits[0, len(prompt_ids) - 1:-1]
+        logits = engine.model(input_ids=ids).logits[0, len(prompt_ids) - 1 : -1]
     out = []
     for t, tok in enumerate(response_ids):
         seen = torch.zeros((1, logits.shape[-1]), dtype=torch.bool)
         seen[0, response_ids[:t]] = True
-        processed = process_logits(logits[t:t + 1], params, seen)
+        processed = process_logits(logits[t : t + 1], params, seen)
         out.append(processed.log_softmax(-1)[0, tok].item())
     return out
 
@@ -89,9 +89,13 @@ def test_seeded_results_do_not_depend_on_the_batch(engine):
     assert [c.token_ids for c in together[1].completions] == [c.token_ids for c in alone.completions]
     small = EmbeddedEngine(engine.model, engine.tokenizer, max_batch_rows=2)
     chunked = small.generate(PROMPTS, params, seeds=[10, 20, 30])
-    assert [[c.token_ids for c in o.completions] for o in chunked] == [[c.token_ids for c in o.completions] for o in together]
+    assert [[c.token_ids for c in o.completions] for o in chunked] == [
+        [c.token_ids for c in o.completions] for o in together
+    ]
     again = engine.generate(PROMPTS, params, seeds=[10, 20, 30])
-    assert [[c.token_ids for c in o.completions] for o in again] == [[c.token_ids for c in o.completions] for o in together]
+    assert [[c.token_ids for c in o.completions] for o in again] == [
+        [c.token_ids for c in o.completions] for o in together
+    ]
     # The k-th completion of seed s is the single completion of seed s + k (vLLM's rule for n > 1).
     shifted = engine.generate(PROMPTS[1:2], params.with_(n=1), seeds=[22])[0]
     assert shifted.completions[0].token_ids == alone.completions[2].token_ids

@@ -5,7 +5,10 @@ from s2lpo_cli.engines.factory import make_engine
 from s2lpo_cli.engines.ray_engine import explode, regroup, vllm_postprocess, vllm_preprocess
 from s2lpo_cli.errors import UserError
 
-PROMPTS = [[{"role": "user", "content": "What is 12 + 7?"}], [{"role": "user", "content": "Solve 3x + 2 = 11."}]]
+PROMPTS = [
+    [{"role": "user", "content": "What is 12 + 7?"}],
+    [{"role": "user", "content": "Solve 3x + 2 = 11."}],
+]
 
 
 def test_unknown_engine_lists_the_choices(random_lm_dir):
@@ -24,9 +27,17 @@ def test_missing_local_model_fails_before_any_work(tmp_path):
 def test_explode_seeds_each_completion_like_vllm_children():
     rows = explode([[1, 2], [3]], SamplingParams(n=3), seeds=[100, 7])
     assert [(r["prompt_index"], r["sample_index"], r["seed"]) for r in rows] == [
-        (0, 0, 100), (0, 1, 101), (0, 2, 102), (1, 0, 7), (1, 1, 8), (1, 2, 9)]
-    shuffled = [dict(r, token_ids=[r["seed"]], logprobs=[-1.0], text=str(r["seed"]), finish_reason="stop")
-                for r in reversed(rows)]
+        (0, 0, 100),
+        (0, 1, 101),
+        (0, 2, 102),
+        (1, 0, 7),
+        (1, 1, 8),
+        (1, 2, 9),
+    ]
+    shuffled = [
+        dict(r, token_ids=[r["seed"]], logprobs=[-1.0], text=str(r["seed"]), finish_reason="stop")
+        for r in reversed(rows)
+    ]
     outputs = regroup([[1, 2], [3]], shuffled)
     assert [o.prompt_token_ids for o in outputs] == [[1, 2], [3]]
     assert [[c.token_ids[0] for c in o.completions] for o in outputs] == [[100, 101, 102], [7, 8, 9]]
@@ -34,13 +45,17 @@ def test_explode_seeds_each_completion_like_vllm_children():
 
 def test_vllm_rows_for_ray_data():
     params = SamplingParams(n=8, temperature=0.6, top_p=0.95, top_k=20, max_tokens=5)
-    request = vllm_preprocess(params)({"prompt_index": 1, "sample_index": 3, "prompt_token_ids": [4, 5], "seed": 11})
+    request = vllm_preprocess(params)(
+        {"prompt_index": 1, "sample_index": 3, "prompt_token_ids": [4, 5], "seed": 11}
+    )
     assert request["tokenized_prompt"] == [4, 5]
     assert request["sampling_params"]["n"] == 1 and request["sampling_params"]["seed"] == 11
     assert request["sampling_params"]["logprobs"] == 0
     post = vllm_postprocess({2})
     base = {"prompt_index": 1, "sample_index": 3, "generated_text": "ab"}
-    stopped = post({**base, "generated_tokens": [9, 2], "logprobs": [{9: {"logprob": -0.5}}, {"2": {"logprob": -0.1}}]})
+    stopped = post(
+        {**base, "generated_tokens": [9, 2], "logprobs": [{9: {"logprob": -0.5}}, {"2": {"logprob": -0.1}}]}
+    )
     assert stopped["finish_reason"] == "stop" and stopped["logprobs"] == [-0.5, -0.1]
     cut = post({**base, "generated_tokens": [9, 9], "logprobs": [{9: {"logprob": -0.5}}] * 2})
     assert cut["finish_reason"] == "length"
@@ -98,7 +113,9 @@ def test_ray_through_vllm_on_gpus(random_lm_dir):
     params = SamplingParams(n=2, temperature=0.0, max_tokens=8)
     ray.init(include_dashboard=False)
     try:
-        out = RayEngine(str(random_lm_dir), workers=1, gpu_memory_utilization=0.3).generate(PROMPTS, params, seeds=[1, 2])
+        out = RayEngine(str(random_lm_dir), workers=1, gpu_memory_utilization=0.3).generate(
+            PROMPTS, params, seeds=[1, 2]
+        )
     finally:
         ray.shutdown()
     assert [len(o.completions) for o in out] == [2, 2]

@@ -12,17 +12,42 @@ HAS_VLLM = importlib.util.find_spec("vllm") is not None
 
 
 def _completion(index, token_ids, logprobs, finish_reason, text="x"):
-    steps = [{tok: SimpleNamespace(logprob=lp, rank=1, decoded_token="?")} for tok, lp in zip(token_ids, logprobs, strict=True)]
-    return SimpleNamespace(index=index, text=text, token_ids=token_ids, logprobs=steps,
-                           finish_reason=finish_reason, cumulative_logprob=sum(logprobs), stop_reason=None)
+    steps = [
+        {tok: SimpleNamespace(logprob=lp, rank=1, decoded_token="?")}
+        for tok, lp in zip(token_ids, logprobs, strict=True)
+    ]
+    return SimpleNamespace(
+        index=index,
+        text=text,
+        token_ids=token_ids,
+        logprobs=steps,
+        finish_reason=finish_reason,
+        cumulative_logprob=sum(logprobs),
+        stop_reason=None,
+    )
 
 
 def test_request_maps_every_sampling_field():
-    params = SamplingParams(n=16, temperature=0.7, top_p=0.9, top_k=20, presence_penalty=1.5, max_tokens=4096,
-                            seed=3, enable_thinking=True)
+    params = SamplingParams(
+        n=16,
+        temperature=0.7,
+        top_p=0.9,
+        top_k=20,
+        presence_penalty=1.5,
+        max_tokens=4096,
+        seed=3,
+        enable_thinking=True,
+    )
     assert request_kwargs(params, seed=123) == {
-        "n": 16, "temperature": 0.7, "top_p": 0.9, "top_k": 20, "presence_penalty": 1.5, "max_tokens": 4096,
-        "seed": 123, "logprobs": 0, "skip_special_tokens": True,
+        "n": 16,
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "top_k": 20,
+        "presence_penalty": 1.5,
+        "max_tokens": 4096,
+        "seed": 123,
+        "logprobs": 0,
+        "skip_special_tokens": True,
     }
     assert request_kwargs(params, seed=5, n=1)["n"] == 1
 
@@ -78,9 +103,14 @@ def test_vllm_matches_the_embedded_engine_greedily(random_lm_dir):
     from s2lpo_cli.engines.embedded import EmbeddedEngine
     from s2lpo_cli.engines.vllm_engine import VLLMEngine
 
-    prompts = [[{"role": "user", "content": "What is 12 + 7?"}], [{"role": "user", "content": "Solve 3x + 2 = 11."}]]
+    prompts = [
+        [{"role": "user", "content": "What is 12 + 7?"}],
+        [{"role": "user", "content": "Solve 3x + 2 = 11."}],
+    ]
     params = SamplingParams(n=2, temperature=0.0, max_tokens=16)
-    vllm_out = VLLMEngine.load(str(random_lm_dir), gpu_memory_utilization=0.3).generate(prompts, params, seeds=[1, 2])
+    vllm_out = VLLMEngine.load(str(random_lm_dir), gpu_memory_utilization=0.3).generate(
+        prompts, params, seeds=[1, 2]
+    )
     ref = EmbeddedEngine.load(str(random_lm_dir), device="cpu").generate(prompts, params, seeds=[1, 2])
     for a, b in zip(vllm_out, ref, strict=True):
         assert a.prompt_token_ids == b.prompt_token_ids

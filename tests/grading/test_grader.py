@@ -1,3 +1,6 @@
+import os
+import signal
+
 import pytest
 
 from s2lpo_cli.grading.grader import Grade, Grader, grade_one
@@ -63,3 +66,13 @@ def test_progress_counts_every_pair(grader):
 def test_grade_one_uses_a_shared_grader():
     assert grade_one("The answer is $\\frac{3}{4}$.", "0.75") == Grade(True, "\\frac{3}{4}", "ok")
     assert grade_one("\\boxed{4}", "3").correct is False
+
+
+def test_a_worker_that_died_is_replaced(grader):
+    victim = grader._workers[0].process
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    restarts = grader.restarts
+    pairs = [(f"\\boxed{{{i}}}", str(i)) for i in range(6)]
+    assert [g.correct for g in grader.grade(pairs)] == [True] * 6
+    assert grader.restarts == restarts + 1

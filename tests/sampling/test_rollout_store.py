@@ -8,18 +8,34 @@ from s2lpo_cli.data.rollout_store import COLUMNS, RolloutStore, StoredResponse
 from s2lpo_cli.errors import UserError
 
 IDENTITY = {
-    "explorer": "tiny_models/explorer", "tokenizer_hash": "abc", "sampling": {"temperature": 1.0, "top_p": 1.0},
-    "seed": 0, "dataset": "synthetic", "prompts_hash": "h", "n_prompts": 3, "n_per_prompt": 2,
-    "prompt": {"instruction": "Box it.", "system": None, "enable_thinking": False}, "shard_prompts": 2,
+    "explorer": "tiny_models/explorer",
+    "tokenizer_hash": "abc",
+    "sampling": {"temperature": 1.0, "top_p": 1.0},
+    "seed": 0,
+    "dataset": "synthetic",
+    "prompts_hash": "h",
+    "n_prompts": 3,
+    "n_per_prompt": 2,
+    "prompt": {"instruction": "Box it.", "system": None, "enable_thinking": False},
+    "shard_prompts": 2,
 }
 
 
 def _row(pid: str, index: int, reward: float = 1.0, extracted: str | None = "7") -> dict:
     return {
-        "prompt_id": pid, "question": f"q{pid}", "ground_truth": "7", "data_source": "synthetic",
-        "prompt_token_ids": [1, 2, 3], "response_index": index, "response_text": f"r{index}",
-        "response_token_ids": [5, 6], "response_logprobs": [-0.5, -0.25], "finish_reason": "stop",
-        "reward": reward, "extracted_answer": extracted, "grade_status": "ok" if extracted else "no_answer",
+        "prompt_id": pid,
+        "question": f"q{pid}",
+        "ground_truth": "7",
+        "data_source": "synthetic",
+        "prompt_token_ids": [1, 2, 3],
+        "response_index": index,
+        "response_text": f"r{index}",
+        "response_token_ids": [5, 6],
+        "response_logprobs": [-0.5, -0.25],
+        "finish_reason": "stop",
+        "reward": reward,
+        "extracted_answer": extracted,
+        "grade_status": "ok" if extracted else "no_answer",
     }
 
 
@@ -29,7 +45,11 @@ def test_round_trip_schema_and_grouping(tmp_path):
     store.write_shard(0, [_row("a", 0), _row("a", 1), _row("b", 0), _row("b", 1, 0.0)])
     store.finish({"responses": 6})
     reopened = RolloutStore.open(tmp_path / "r")
-    assert reopened.complete and reopened.tokenizer_hash == "abc" and reopened.manifest["counts"] == {"responses": 6}
+    assert (
+        reopened.complete
+        and reopened.tokenizer_hash == "abc"
+        and reopened.manifest["counts"] == {"responses": 6}
+    )
     groups = reopened.responses_by_prompt()
     assert list(groups) == ["a", "b", "c"]
     assert [r.response_index for r in groups["c"]] == [0, 1]
@@ -46,8 +66,12 @@ def test_readable_by_datasets(tmp_path):
     datasets = pytest.importorskip("datasets")
     store = RolloutStore.prepare(tmp_path / "r", IDENTITY)
     store.write_shard(0, [_row("a", 0), _row("a", 1)])
-    ds = datasets.load_dataset("parquet", data_files=str(tmp_path / "r" / "shards" / "*.parquet"), split="train",
-                               cache_dir=str(tmp_path / "cache"))
+    ds = datasets.load_dataset(
+        "parquet",
+        data_files=str(tmp_path / "r" / "shards" / "*.parquet"),
+        split="train",
+        cache_dir=str(tmp_path / "cache"),
+    )
     assert ds.num_rows == 2 and ds[1]["response_index"] == 1 and ds[0]["response_token_ids"] == [5, 6]
 
 
@@ -57,7 +81,9 @@ def test_same_identity_resumes_other_identity_is_refused(tmp_path):
     again = RolloutStore.prepare(tmp_path / "r", {**IDENTITY, "created": "later", "versions": {"torch": "x"}})
     assert again.existing_shards() == [0]
     other = {**IDENTITY, "explorer": "other/explorer", "sampling": {"temperature": 0.6, "top_p": 1.0}}
-    with pytest.raises(UserError, match=r"explorer: stored 'tiny_models/explorer', now 'other/explorer'.*--force"):
+    with pytest.raises(
+        UserError, match=r"explorer: stored 'tiny_models/explorer', now 'other/explorer'.*--force"
+    ):
         RolloutStore.prepare(tmp_path / "r", other)
     with pytest.raises(UserError, match="tokenizer_hash"):
         RolloutStore.prepare(tmp_path / "r", {**IDENTITY, "tokenizer_hash": "zzz"})

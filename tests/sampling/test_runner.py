@@ -11,8 +11,14 @@ from s2lpo_cli.prompting import DEFAULT_INSTRUCTION
 from s2lpo_cli.sampling.job import SampleJob
 from s2lpo_cli.sampling.runner import run_sampling
 
-QUESTIONS = [("What is 12 + 7?", "19"), ("What is 3 - 5?", "-2"), ("Solve 2x = 8 for x.", "4"),
-             ("What is 6 * 7?", "42"), ("What is 12 + 7?", "19"), ("What is 9 + 9?", "18")]
+QUESTIONS = [
+    ("What is 12 + 7?", "19"),
+    ("What is 3 - 5?", "-2"),
+    ("Solve 2x = 8 for x.", "4"),
+    ("What is 6 * 7?", "42"),
+    ("What is 12 + 7?", "19"),
+    ("What is 9 + 9?", "18"),
+]
 
 
 class Interrupted(Exception):
@@ -48,13 +54,23 @@ def grader():
 @pytest.fixture
 def dataset(tmp_path) -> Path:
     path = tmp_path / "train.jsonl"
-    path.write_text("".join(json.dumps({"id": i, "question": q, "answer": a}) + "\n" for i, (q, a) in enumerate(QUESTIONS)))
+    path.write_text(
+        "".join(
+            json.dumps({"id": i, "question": q, "answer": a}) + "\n" for i, (q, a) in enumerate(QUESTIONS)
+        )
+    )
     return path
 
 
 def _job(explorer, dataset, output, **changes) -> SampleJob:
-    base = dict(explorer=str(explorer), dataset=str(dataset), output=Path(output),
-                params=SamplingParams(n=3, temperature=1.0, top_p=0.95, max_tokens=8), seed=0, shard_prompts=2)
+    base = dict(
+        explorer=str(explorer),
+        dataset=str(dataset),
+        output=Path(output),
+        params=SamplingParams(n=3, temperature=1.0, top_p=0.95, max_tokens=8),
+        seed=0,
+        shard_prompts=2,
+    )
     return SampleJob(**{**base, **changes})
 
 
@@ -68,12 +84,17 @@ def test_sampling_writes_graded_rows_and_a_manifest(random_lm_dir, engine, grade
     rows = _rows(result.store)
     assert len(rows) == 5 * 3
     assert sorted(p.name for p in (tmp_path / "out" / "shards").iterdir()) == [
-        "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    ]
     assert [r["response_index"] for r in rows[:3]] == [0, 1, 2]
     assert {r["ground_truth"] for r in rows} == {"19", "-2", "4", "42", "18"}
     for r in rows:
         assert len(r["response_token_ids"]) == len(r["response_logprobs"]) <= 8
-        assert r["reward"] == (1.0 if r["grade_status"] == "ok" and r["extracted_answer"] == r["ground_truth"] else 0.0)
+        assert r["reward"] == (
+            1.0 if r["grade_status"] == "ok" and r["extracted_answer"] == r["ground_truth"] else 0.0
+        )
         assert r["data_source"] == "train"
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["complete"] and manifest["n_per_prompt"] == 3 and manifest["counts"]["responses"] == 15
@@ -81,7 +102,9 @@ def test_sampling_writes_graded_rows_and_a_manifest(random_lm_dir, engine, grade
     assert result.summary.prompts == 5 and result.summary.responses == 15
 
 
-def test_interrupted_run_resumes_to_exactly_the_uninterrupted_rows(random_lm_dir, engine, grader, dataset, tmp_path):
+def test_interrupted_run_resumes_to_exactly_the_uninterrupted_rows(
+    random_lm_dir, engine, grader, dataset, tmp_path
+):
     reference = run_sampling(_job(random_lm_dir, dataset, tmp_path / "full"), engine=engine, grader=grader)
     job = _job(random_lm_dir, dataset, tmp_path / "resumed")
     with pytest.raises(Interrupted):
@@ -97,20 +120,29 @@ def test_interrupted_run_resumes_to_exactly_the_uninterrupted_rows(random_lm_dir
 
 def test_seed_fixes_the_rollouts(random_lm_dir, engine, grader, dataset, tmp_path):
     one = run_sampling(_job(random_lm_dir, dataset, tmp_path / "a"), engine=engine, grader=grader)
-    two = run_sampling(_job(random_lm_dir, dataset, tmp_path / "b", shard_prompts=5), engine=engine, grader=grader)
+    two = run_sampling(
+        _job(random_lm_dir, dataset, tmp_path / "b", shard_prompts=5), engine=engine, grader=grader
+    )
     other = run_sampling(_job(random_lm_dir, dataset, tmp_path / "c", seed=1), engine=engine, grader=grader)
     # Another shard size batches prompts differently: same tokens, log-probs equal up to float rounding.
     strip = [{k: v for k, v in r.items() if k != "response_logprobs"} for r in _rows(one.store)]
     assert strip == [{k: v for k, v in r.items() if k != "response_logprobs"} for r in _rows(two.store)]
     for a, b in zip(_rows(one.store), _rows(two.store), strict=True):
         assert a["response_logprobs"] == pytest.approx(b["response_logprobs"], abs=1e-5)
-    assert [r["response_token_ids"] for r in _rows(one.store)] != [r["response_token_ids"] for r in _rows(other.store)]
+    assert [r["response_token_ids"] for r in _rows(one.store)] != [
+        r["response_token_ids"] for r in _rows(other.store)
+    ]
 
 
 def test_other_sampling_setup_is_refused_unless_forced(random_lm_dir, engine, grader, dataset, tmp_path):
     run_sampling(_job(random_lm_dir, dataset, tmp_path / "out", limit=2), engine=engine, grader=grader)
-    hotter = _job(random_lm_dir, dataset, tmp_path / "out", limit=2,
-                  params=SamplingParams(n=3, temperature=1.5, max_tokens=8))
+    hotter = _job(
+        random_lm_dir,
+        dataset,
+        tmp_path / "out",
+        limit=2,
+        params=SamplingParams(n=3, temperature=1.5, max_tokens=8),
+    )
     with pytest.raises(UserError, match=r"holds rollouts of another setup \(sampling: .*--force"):
         run_sampling(hotter, engine=engine, grader=grader)
     forced = run_sampling(SampleJob(**{**hotter.__dict__, "force": True}), engine=engine, grader=grader)
@@ -124,7 +156,9 @@ def test_bad_dataset_rows_name_file_and_line(random_lm_dir, engine, grader, tmp_
     # A row without an answer is left out (real sets such as MATH train have a few), with a warning naming it.
     result = run_sampling(_job(random_lm_dir, bad, tmp_path / "out"), engine=engine, grader=grader)
     assert result.summary.prompts == 1
-    assert f"{bad}: skipped 1 row(s) without question or answer (line/row 2)" in " ".join(capsys.readouterr().err.split())
+    assert f"{bad}: skipped 1 row(s) without question or answer (line/row 2)" in " ".join(
+        capsys.readouterr().err.split()
+    )
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"question": "What is 1 + 1?", "answer": "2"}\n{"question": "What is 2 + 2?", \n')
     with pytest.raises(UserError, match=f"{broken}:2: not valid JSON"):
@@ -133,13 +167,23 @@ def test_bad_dataset_rows_name_file_and_line(random_lm_dir, engine, grader, tmp_
 
 
 def test_too_long_prompt_is_refused_before_any_work(random_lm_dir, engine, grader, dataset, tmp_path):
-    with pytest.raises(UserError, match=r"row 0: the prompt has \d+ tokens, more than data.max_prompt_tokens = 5"):
-        run_sampling(_job(random_lm_dir, dataset, tmp_path / "out", max_prompt_tokens=5), engine=engine, grader=grader)
+    with pytest.raises(
+        UserError, match=r"row 0: the prompt has \d+ tokens, more than data.max_prompt_tokens = 5"
+    ):
+        run_sampling(
+            _job(random_lm_dir, dataset, tmp_path / "out", max_prompt_tokens=5), engine=engine, grader=grader
+        )
     assert not (tmp_path / "out").exists()
-    lengths = [len(engine.encode([{"role": "user", "content": f"{q}\n{DEFAULT_INSTRUCTION}"}], False)) for q, _ in QUESTIONS]
+    lengths = [
+        len(engine.encode([{"role": "user", "content": f"{q}\n{DEFAULT_INSTRUCTION}"}], False))
+        for q, _ in QUESTIONS
+    ]
     limit = sorted(set(lengths))[-2]  # the longest question(s) go
-    result = run_sampling(_job(random_lm_dir, dataset, tmp_path / "out", max_prompt_tokens=limit, skip_long_prompts=True),
-                          engine=engine, grader=grader)
+    result = run_sampling(
+        _job(random_lm_dir, dataset, tmp_path / "out", max_prompt_tokens=limit, skip_long_prompts=True),
+        engine=engine,
+        grader=grader,
+    )
     kept = {q for (q, _), n in zip(QUESTIONS, lengths, strict=True) if n <= limit}
     assert result.dropped_long == len({q for q, _ in QUESTIONS} - kept) > 0
     assert {r["question"] for r in _rows(result.store)} == kept

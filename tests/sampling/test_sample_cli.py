@@ -24,12 +24,19 @@ from s2lpo_cli.sampling.runner import run_sampling
 runner = CliRunner()
 
 
-ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # tiny models: one thread is fastest, and 2 cores are shared
+ONE_THREAD = {
+    **os.environ,
+    "OMP_NUM_THREADS": "1",
+}  # tiny models: one thread is fastest, and 2 cores are shared
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "s2lpo_cli.cli.app", "sample", *args], capture_output=True,
-                          text=True, env=ONE_THREAD)
+    return subprocess.run(
+        [sys.executable, "-m", "s2lpo_cli.cli.app", "sample", *args],
+        capture_output=True,
+        text=True,
+        env=ONE_THREAD,
+    )
 
 
 def _dataset(path: Path, n: int) -> Path:
@@ -56,8 +63,22 @@ def test_bad_input_is_a_one_line_error(tmp_path):
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed")
 def test_vllm_engine_without_vllm_says_what_to_install(random_lm_dir, tmp_path):
     data = _dataset(tmp_path / "d.jsonl", 2)
-    result = runner.invoke(app, ["sample", "--explorer", str(random_lm_dir), "--dataset", str(data),
-                                 "--output", str(tmp_path / "out"), "--engine", "vllm", "--n", "2"])
+    result = runner.invoke(
+        app,
+        [
+            "sample",
+            "--explorer",
+            str(random_lm_dir),
+            "--dataset",
+            str(data),
+            "--output",
+            str(tmp_path / "out"),
+            "--engine",
+            "vllm",
+            "--n",
+            "2",
+        ],
+    )
     assert isinstance(result.exception, UserError)
     assert "pip install 's2lpo[vllm]'" in str(result.exception)
 
@@ -65,11 +86,28 @@ def test_vllm_engine_without_vllm_says_what_to_install(random_lm_dir, tmp_path):
 @pytest.mark.slow
 def test_kill_9_then_rerun_gives_exactly_the_uninterrupted_rows(random_lm_dir, tmp_path):
     data = _dataset(tmp_path / "d.jsonl", 12)
-    args = ["--explorer", str(random_lm_dir), "--recipe", "tiny", "--dataset", str(data), "--n", "2",
-            "--set", "rollout.max_response_tokens=8", "--shard-size", "1", "--output"]
+    args = [
+        "--explorer",
+        str(random_lm_dir),
+        "--recipe",
+        "tiny",
+        "--dataset",
+        str(data),
+        "--n",
+        "2",
+        "--set",
+        "rollout.max_response_tokens=8",
+        "--shard-size",
+        "1",
+        "--output",
+    ]
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "s2lpo_cli.cli.app", "sample", *args, str(killed)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ONE_THREAD)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "s2lpo_cli.cli.app", "sample", *args, str(killed)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=ONE_THREAD,
+    )
     deadline = time.monotonic() + 120
     while not (killed / "shards" / "part-00001.parquet").exists() and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -81,7 +119,9 @@ def test_kill_9_then_rerun_gives_exactly_the_uninterrupted_rows(random_lm_dir, t
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stderr and "Explorer rollouts" in resumed.stdout
     recipe = load_recipe("tiny", ["rollout.max_response_tokens=8"])
-    job = build_job(str(random_lm_dir), recipe, dataset=str(data), n=2, output=str(tmp_path / "full"), shard_prompts=1)
+    job = build_job(
+        str(random_lm_dir), recipe, dataset=str(data), n=2, output=str(tmp_path / "full"), shard_prompts=1
+    )
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same arithmetic as the command's
     try:
@@ -96,8 +136,21 @@ def test_kill_9_then_rerun_gives_exactly_the_uninterrupted_rows(random_lm_dir, t
 @pytest.mark.slow
 def test_tiny_explorer_on_the_synthetic_task(tiny_models, tmp_path):
     out = tmp_path / "rollouts"
-    result = runner.invoke(app, ["sample", "--explorer", str(tiny_models / "explorer"), "--recipe", "tiny",
-                                 "--limit", "16", "--output", str(out)], terminal_width=200)
+    result = runner.invoke(
+        app,
+        [
+            "sample",
+            "--explorer",
+            str(tiny_models / "explorer"),
+            "--recipe",
+            "tiny",
+            "--limit",
+            "16",
+            "--output",
+            str(out),
+        ],
+        terminal_width=200,
+    )
     assert result.exit_code == 0, result.output
     assert "Explorer rollouts" in result.output
     store = RolloutStore.open(out)
@@ -111,10 +164,28 @@ def test_tiny_explorer_on_the_synthetic_task(tiny_models, tmp_path):
 @pytest.mark.slow
 def test_tiny_explorer_on_20_math_train_questions(tiny_models, shared_data, tmp_path):
     out = tmp_path / "math"
-    result = runner.invoke(app, ["sample", "--explorer", str(tiny_models / "explorer"), "--recipe", "tiny",
-                                 "--dataset", str(shared_data / "math_train.jsonl"), "--limit", "20", "--n", "2",
-                                 "--set", "data.max_prompt_tokens=480", "--skip-long-prompts", "--output", str(out)],
-                           terminal_width=200)
+    result = runner.invoke(
+        app,
+        [
+            "sample",
+            "--explorer",
+            str(tiny_models / "explorer"),
+            "--recipe",
+            "tiny",
+            "--dataset",
+            str(shared_data / "math_train.jsonl"),
+            "--limit",
+            "20",
+            "--n",
+            "2",
+            "--set",
+            "data.max_prompt_tokens=480",
+            "--skip-long-prompts",
+            "--output",
+            str(out),
+        ],
+        terminal_width=200,
+    )
     assert result.exit_code == 0, result.output
     store = RolloutStore.open(out)
     rows = store.table().to_pylist()

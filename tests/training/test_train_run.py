@@ -89,6 +89,8 @@ def test_uncovered_prompts_are_refused_and_nothing_written(tiny_models, store, t
     with pytest.raises(UserError, match="8 prompts have fewer than 4 explorer"):
         run_training(_recipe(tiny_models, store, run_dir, "data.limit=16", "optim.prompts_per_step=16",
                              "optim.mini_batch=16"))
+    with pytest.raises(UserError, match="output.logger: wandb is only available with engine.kind verl"):
+        run_training(_recipe(tiny_models, store, run_dir, "output.logger=[jsonl, wandb]"))
     assert not run_dir.exists()
 
 

@@ -152,3 +152,30 @@ def test_checkpoint_round_trip_continues_identically(lm, tmp_path):
     s2 = _update(trainer2, next_batch)
     assert torch.equal(_params(model), _params(resumed))
     assert s1 == s2
+
+
+def test_split_mode_runs_explorer_then_target_steps(lm):
+    from s2lpo_cli.training.assembly import run_steps
+
+    load, tok = lm
+    recipe = _recipe("schedule.mode=split", "schedule.anneal_steps=3", "schedule.total_steps=3",
+                     "rollout.max_response_tokens=6", "optim.micro_batch=8")
+    prompts = [Prompt(f"p{i}", str(i), tok(f"What is {i} + 0?", add_special_tokens=False)["input_ids"])
+               for i in range(4)]
+
+    def stored(p, k):
+        text = f"\\boxed{{{p.answer}}}"
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        return StoredResponse(p.prompt_id, "", p.answer, "synthetic", p.token_ids, k, text, ids, [-0.5] * len(ids),
+                              "stop", float(k % 2), p.answer, "ok")
+
+    explorer = {p.prompt_id: [stored(p, k) for k in range(4)] for p in prompts}
+    with Grader(workers=1) as grader:
+        trainer = Trainer(recipe, load(), tok, prompts, grader, explorer=explorer)
+        rows = [trainer.step(i, s) for i, s in enumerate(run_steps(recipe))]
+    seen = [(m["step"], m["phase"], m["g_w"], m["g_s"]) for m in rows]
+    assert seen == [(1, "explorer", 4, 0), (2, "explorer", 2, 0), (2, "target", 0, 2), (3, "target", 0, 4)]
+    explorer_rows = [m for m in rows if m["phase"] == "explorer"]
+    assert all(m["reward_target"] is None and m["target_tokens"] == 0 for m in explorer_rows)
+    assert rows[0]["reward_explorer"] == 0.5 and rows[0]["zero_var_frac"] == 0.0  # stored rewards 0,1,0,1
+    assert all(m["reward_explorer"] is None and m["target_tokens"] > 0 for m in rows if m["phase"] == "target")
