@@ -15,7 +15,8 @@ EngineKind = Enum("EngineKind", {k: k for k in ENGINE_KINDS}, type=str)
 
 EPILOG = (
     "Examples: s2lpo sample --explorer tiny_models/explorer --recipe tiny  |  "
-    "s2lpo sample --explorer tiny_models/explorer --dataset ../shared/data/math_train.jsonl --limit 20 --n 4  |  "
+    "s2lpo sample --explorer tiny_models/explorer --recipe tiny --dataset ../shared/data/math_train.jsonl "
+    "--limit 20 --set data.max_prompt_tokens=480 --skip-long-prompts  |  "
     "s2lpo sample --explorer Qwen/Qwen3-1.7B --recipe 1.7b_8b --engine vllm"
 )
 
@@ -80,8 +81,13 @@ def sample(
         ),
     ] = False,
     shard_size: Annotated[
-        int, typer.Option("--shard-size", min=1, help="Prompts per parquet shard (the unit of resumption).")
-    ] = 64,
+        int | None,
+        typer.Option(
+            "--shard-size",
+            min=1,
+            help="Prompts per parquet shard, the unit of resumption. Default: 64 (embedded), 256 (vllm), 2048 (ray).",
+        ),
+    ] = None,
 ) -> None:
     """Sample N explorer responses per training prompt, grade them, and store them as sharded parquet.
 

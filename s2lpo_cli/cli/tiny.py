@@ -58,6 +58,7 @@ def _table(result):  # noqa: ANN001, ANN202 - BuildResult, rich Table (imported 
     table.add_row("parameters", *(f"{m.params:,}" for m in result.models))
     table.add_row("warm-up steps", *(str(m.warmup_steps) for m in result.models))
     table.add_row("warm-up time", *(f"{m.warmup_seconds:.0f} s" for m in result.models))
+    table.add_row("CPU time", *(f"{m.cpu_seconds:.0f} s" for m in result.models))
     table.add_row("held-out accuracy", *(f"{m.heldout_accuracy['all']:.1%}" for m in result.models))
     table.add_row("train accuracy", *(f"{m.train_accuracy['all']:.1%}" for m in result.models))
     for family in FAMILIES:

@@ -35,6 +35,7 @@ IDENTITY_KEYS = (
     "n_per_prompt",
     "prompt",
     "shard_prompts",
+    "engine",
 )
 
 

@@ -10,7 +10,8 @@ from s2lpo_cli.engines.base import SamplingParams
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.prompting import DEFAULT_INSTRUCTION
 
-DEFAULT_SHARD_PROMPTS = 64
+# Prompts per shard, by engine: each `ray` shard is one Ray Data job, which starts its engine replicas.
+SHARD_PROMPTS = {"embedded": 64, "vllm": 256, "ray": 2048}
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class SampleJob:
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.9
     max_model_len: int | None = None
-    shard_prompts: int = DEFAULT_SHARD_PROMPTS
+    shard_prompts: int = SHARD_PROMPTS["embedded"]
     force: bool = False
 
 
@@ -50,6 +51,7 @@ def build_job(
     engine: str | None = None,
     limit: int | None = None,
     seed: int | None = None,
+    shard_prompts: int | None = None,
     **rest: Any,
 ) -> SampleJob:
     """Command-line values over the recipe's (data.train, models.explorer_rollouts, G, rollout.*, data.prompt)."""
@@ -68,6 +70,7 @@ def build_job(
         or (recipe.models.explorer_rollouts if recipe else None)
         or str(default_output(explorer, dataset))
     )
+    engine = engine or ("vllm" if engine_cfg.kind == "verl" else "embedded")
     n = n if n is not None else rollout.group_size
     if n < 1:
         raise UserError(f"--n: is {n}; sample at least 1 response per prompt")
@@ -91,9 +94,10 @@ def build_job(
         data_dir=recipe.data.data_dir if recipe else None,
         limit=limit if limit is not None else (recipe.data.limit if recipe else None),
         max_prompt_tokens=(recipe.data if recipe else DataConfig(train=dataset)).max_prompt_tokens,
-        engine=engine or ("vllm" if engine_cfg.kind == "verl" else "embedded"),
+        engine=engine,
         device=engine_cfg.device,
         tensor_parallel_size=engine_cfg.tensor_parallel_size,
         max_model_len=recipe.models.max_model_len if recipe else None,
+        shard_prompts=shard_prompts or SHARD_PROMPTS.get(engine, SHARD_PROMPTS["embedded"]),
         **rest,
     )

@@ -51,6 +51,7 @@ class ModelReport:
     params: int
     warmup_steps: int
     warmup_seconds: float
+    cpu_seconds: float  # CPU time of the whole job (warm-up, accuracy, save): its wall time on a free core
     final_loss: float
     train_accuracy: dict[str, float]  # per family and "all", one sample per question at temperature 1
     heldout_accuracy: dict[str, float]
@@ -102,6 +103,7 @@ def _warm_and_save(name: str, seed: int, profile: str, staging: Path, progress: 
     from s2lpo_cli.tiny.accuracy import accuracy_by_family
 
     torch.set_num_threads(1)  # tiny matrices: one thread each is faster than threads that contend
+    cpu_start = time.process_time()
     tokenizer = AutoTokenizer.from_pretrained(staging / "tokenizer")
     plan = PROFILES[profile][name]
     model_seed = seed + MODELS.index(name)
@@ -115,7 +117,8 @@ def _warm_and_save(name: str, seed: int, profile: str, staging: Path, progress: 
     accuracy = {split: accuracy_by_family(model, tokenizer, problems, temperature=1.0, seed=seed)
                 for split, problems in evals.items()}
     _save(model, tokenizer, staging / name)
-    return ModelReport(name, count_params(model), plan.steps, round(seconds, 1), round(losses[-1], 4),
+    return ModelReport(name, count_params(model), plan.steps, round(seconds, 1),
+                       round(time.process_time() - cpu_start, 1), round(losses[-1], 4),
                        accuracy["train"], accuracy["heldout"])
 
 
