@@ -33,24 +33,21 @@ class Size:
     recipe_set: tuple[str, ...]  # --set overrides of recipes/tiny.yaml, for `sample` and `train` alike
     tiny_init: tuple[str, ...]  # extra flags of `s2lpo tiny init`
     eval_k: int
-    heldout_limit: int
-    math500_limit: int
+    eval_limit: int  # questions of each benchmark
 
 
 FULL = Size(
     recipe_set=("data.limit=64",),
     tiny_init=(),
     eval_k=4,
-    heldout_limit=100,
-    math500_limit=10,
+    eval_limit=40,
 )
 SMALL = Size(
     recipe_set=("data.limit=8", "schedule.total_steps=2", "schedule.anneal_steps=1", "rollout.group_size=4",
                 "optim.prompts_per_step=4", "optim.mini_batch=4"),
     tiny_init=("--quick",),
     eval_k=2,
-    heldout_limit=4,
-    math500_limit=4,
+    eval_limit=4,
 )
 
 
@@ -88,20 +85,12 @@ def pipeline(size: Size, demo_dir: Path, with_math500: bool) -> list[Step]:
         Step("Train the target with S2L-PO", ["train", recipe, *sets]),
         Step("Train the target with plain GRPO (the baseline)", ["train", recipe, *sets, "--baseline"]),
     ]
-    data_dir = shown_path(SHARED_DATA, demo_dir)
-    math500 = ["--benchmarks", "math500", "--data-dir", data_dir]
-    together = with_math500 and size.heldout_limit == size.math500_limit  # one call per model does both
+    math500 = ["--benchmarks", "math500", "--data-dir", shown_path(SHARED_DATA, demo_dir)] if with_math500 else []
+    what = "the held-out synthetic set" + (" and a slice of MATH-500" if with_math500 else "")
     for label, model, out in models:
-        benches, what = (["--benchmark-file", heldout, *math500], "the held-out synthetic set and a slice of MATH-500") \
-            if together else (["--benchmark-file", heldout], "the held-out synthetic set")
         steps.append(Step(f"Evaluate {label} on {what}",
-                          ["eval", "--model", model, *benches, "--limit", str(size.heldout_limit), *eval_common,
-                           "--output", out]))
-    if with_math500 and not together:
-        for label, model, out in models:
-            steps.append(Step(f"Evaluate {label} on a slice of MATH-500 (the real benchmark path)",
-                              ["eval", "--model", model, *math500, "--limit", str(size.math500_limit), *eval_common,
-                               "--output", out]))
+                          ["eval", "--model", model, "--benchmark-file", heldout, *math500, "--limit",
+                           str(size.eval_limit), *eval_common, "--output", out]))
     steps.append(Step("Compare everything", ["report", "evals/base_target", "runs/tiny", "runs/tiny_grpo",
                                              "--out", "report", "--baseline", "tiny_grpo"]))
     return steps

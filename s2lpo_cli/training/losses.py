@@ -46,10 +46,6 @@ class LossConfig:
         )
 
 
-def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (values * mask).sum() / mask.sum().clamp(min=1)
-
-
 def token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """log p(target) from logits (..., V) and targets (...)."""
     logits = logits.float()
