@@ -37,7 +37,7 @@ class Size:
 
 
 FULL = Size(
-    recipe_set=("data.limit=64",),
+    recipe_set=("data.limit=64", "schedule.total_steps=8", "optim.prompts_per_step=8", "optim.mini_batch=8"),
     tiny_init=(),
     eval_k=4,
     eval_limit=40,

@@ -33,6 +33,8 @@ from s2lpo_cli.recipe import load_recipe  # noqa: E402
 from s2lpo_cli.reporting.training_log import load_training_log  # noqa: E402
 
 METHODS = ("S2L-PO", "GRPO")
+EXPERIMENT = ("rollout.group_size=8", "optim.prompts_per_step=16", "optim.mini_batch=16", "optim.micro_batch=64",
+              "optim.lr=1e-3", "schedule.mode=mixed")
 
 
 def s2lpo(args: list[str], cwd: Path) -> None:
@@ -80,7 +82,7 @@ class HeldoutScorer:
         self.cache: dict[str, dict[str, float]] = json.loads(cache.read_text()) if cache.is_file() else {}
 
     def score(self, model_dir: Path) -> dict[str, float]:
-        key = str(model_dir)
+        key = f"{model_dir}@{(model_dir / 'model.safetensors').stat().st_mtime_ns}"  # a rebuilt model is rescored
         if key not in self.cache:
             import torch
             from transformers import AutoModelForCausalLM
@@ -224,8 +226,9 @@ def main() -> None:
     started = time.monotonic()
     recipe = shown_path(REPO / "recipes" / "tiny.yaml", work)
     anneal = min(args.anneal, args.steps)
+    # Every setting the comparison depends on is pinned here, not taken from the shipped recipe's defaults.
     sets = [f"data.limit={args.prompts}", f"schedule.total_steps={args.steps}", f"schedule.anneal_steps={anneal}",
-            "output.save_every=1"]
+            *EXPERIMENT, "output.save_every=1"]
     set_args = [a for s in sets for a in ("--set", s)]
     seeds = list(range(args.seeds))
 

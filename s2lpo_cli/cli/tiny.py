@@ -12,14 +12,20 @@ from s2lpo_cli.cli.console import err, out, progress_enabled
 EPILOG = "Example: s2lpo tiny init tiny_models"
 INIT_EPILOG = "Example: s2lpo tiny init tiny_models --seed 1 --force"
 
-app = typer.Typer(help="Tiny local Qwen3-architecture models for CPU runs.", no_args_is_help=True, epilog=EPILOG)
+app = typer.Typer(
+    help="Tiny local Qwen3-architecture models for CPU runs.", no_args_is_help=True, epilog=EPILOG
+)
 
 
 @app.command("init", epilog=INIT_EPILOG)
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to write explorer/, target/ and data/ into.")],
-    seed: Annotated[int, typer.Option(help="Seed of the task, the tokenizer corpus and the initial weights.")] = 0,
-    force: Annotated[bool, typer.Option("--force", help="Rebuild over an existing build in DIRECTORY.")] = False,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the task, the tokenizer corpus and the initial weights.")
+    ] = 0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild over an existing build in DIRECTORY.")
+    ] = False,
     quick: Annotated[
         bool, typer.Option("--quick", help="Fewer warm-up steps (tests, CI): faster, lower accuracy.")
     ] = False,
@@ -29,8 +35,14 @@ def init(
 
     from s2lpo_cli.tiny.build import build_tiny
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, disable=not progress_enabled()) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not progress_enabled(),
+    ) as bar:
         tasks: dict[str, int] = {}
 
         def on_progress(stage: str, done: int, total: int) -> None:
@@ -38,12 +50,18 @@ def init(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done)
 
-        err.print(f"building the tiny pair in {directory} (seed {seed}, {'quick' if quick else 'full'} warm-up)")
-        result = build_tiny(directory, seed=seed, profile="quick" if quick else "full", force=force,
-                            progress=on_progress)
+        err.print(
+            f"building the tiny pair in {directory} (seed {seed}, {'quick' if quick else 'full'} warm-up)"
+        )
+        result = build_tiny(
+            directory, seed=seed, profile="quick" if quick else "full", force=force, progress=on_progress
+        )
     out.print(_table(result))
-    out.print(f"built in {result.seconds:.1f} s; explorer: {directory / 'explorer'}  target: {directory / 'target'}  "
-              f"data: {directory / 'data'}", highlight=False)
+    out.print(
+        f"built in {result.seconds:.1f} s; explorer: {directory / 'explorer'}  "
+        f"target: {directory / 'target'}  data: {directory / 'data'}",
+        highlight=False,
+    )
 
 
 def _table(result):  # noqa: ANN001, ANN202 - BuildResult, rich Table (imported lazily)

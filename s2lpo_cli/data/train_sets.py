@@ -21,8 +21,10 @@ def load_train_set(name_or_path: str, data_dir: str | None = None, limit: int | 
     if name_or_path == "synthetic":
         from s2lpo_cli.tiny import task
 
-        rows = [Row(id=r["id"], question=r["question"], answer=r["answer"], extra={"family": r["family"]})
-                for r in task.rows(task.DEFAULT_SEED, "train")]
+        rows = [
+            Row(id=r["id"], question=r["question"], answer=r["answer"], extra={"family": r["family"]})
+            for r in task.rows(task.DEFAULT_SEED, "train")
+        ]
         return rows[:limit] if limit else rows
     if name_or_path == "math_train":
         return read_rows(_registered_file("math_train", data_dir), limit=limit, skip_incomplete=True)
@@ -30,7 +32,9 @@ def load_train_set(name_or_path: str, data_dir: str | None = None, limit: int | 
     if not path.is_file():
         from s2lpo_cli.errors import UserError
 
-        raise UserError(f"{name_or_path}: not a registered training set ({', '.join(NAMES)}) and no such file")
+        raise UserError(
+            f"{name_or_path}: not a registered training set ({', '.join(NAMES)}) and no such file"
+        )
     return read_rows(path, limit=limit, skip_incomplete=True)
 
 
@@ -39,11 +43,15 @@ def _registered_file(name: str, data_dir: str | None) -> Path:
 
     folder = data_dir or os.environ.get(DATA_DIR_ENV)
     if not folder:
-        raise UserError(f"training set '{name}' needs its data folder: pass data_dir (recipe data.data_dir) "
-                        f"or set {DATA_DIR_ENV} to the folder holding {name}.jsonl")
+        raise UserError(
+            f"training set '{name}' needs its data folder: pass data_dir (recipe data.data_dir) "
+            f"or set {DATA_DIR_ENV} to the folder holding {name}.jsonl"
+        )
     path = Path(folder) / f"{name}.jsonl"
     if not path.is_file():
         source = "data_dir" if data_dir else DATA_DIR_ENV
-        raise UserError(f"training set '{name}': {path} not found (looked in {folder}, from {source}); "
-                        f"point data.data_dir or {DATA_DIR_ENV} to the folder holding {name}.jsonl")
+        raise UserError(
+            f"training set '{name}': {path} not found (looked in {folder}, from {source}); "
+            f"point data.data_dir or {DATA_DIR_ENV} to the folder holding {name}.jsonl"
+        )
     return path

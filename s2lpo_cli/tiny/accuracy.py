@@ -32,16 +32,29 @@ def sample_responses(
 
     torch.manual_seed(seed)
     texts = [render_prompt(tokenizer, build_messages(q, instruction), enable_thinking) for q in questions]
-    sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0} if temperature > 0 \
+    sampling = (
+        {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+        if temperature > 0
         else {"do_sample": False}
+    )
     out: list[str] = []
     for start in range(0, len(texts), batch_size):
-        enc = tokenizer(texts[start : start + batch_size], return_tensors="pt", padding=True,
-                        padding_side="left", add_special_tokens=False)
+        enc = tokenizer(
+            texts[start : start + batch_size],
+            return_tensors="pt",
+            padding=True,
+            padding_side="left",
+            add_special_tokens=False,
+        )
         with torch.no_grad():
-            generated = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                       eos_token_id=tokenizer.eos_token_id, **sampling)
-        out.extend(tokenizer.batch_decode(generated[:, enc.input_ids.shape[1]:], skip_special_tokens=True))
+            generated = model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                **sampling,
+            )
+        out.extend(tokenizer.batch_decode(generated[:, enc.input_ids.shape[1] :], skip_special_tokens=True))
     return out
 
 
@@ -50,7 +63,9 @@ def is_correct(response: str, gold: str) -> bool:
     return answer is not None and answer.replace(" ", "") == gold
 
 
-def accuracy_by_family(model: Any, tokenizer: Any, problems: Sequence[Problem], **sampling: Any) -> dict[str, float]:
+def accuracy_by_family(
+    model: Any, tokenizer: Any, problems: Sequence[Problem], **sampling: Any
+) -> dict[str, float]:
     """Share of problems answered right, per family and overall ("all")."""
     responses = sample_responses(model, tokenizer, [p.question for p in problems], **sampling)
     right: dict[str, list[bool]] = defaultdict(list)

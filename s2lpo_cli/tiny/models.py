@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-EXPLORER_SIZE = {"hidden_size": 64, "intermediate_size": 192, "num_hidden_layers": 2,
-                 "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16}
-TARGET_SIZE = {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 3,
-               "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 32}
+EXPLORER_SIZE = {
+    "hidden_size": 64,
+    "intermediate_size": 192,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 16,
+}
+TARGET_SIZE = {
+    "hidden_size": 128,
+    "intermediate_size": 256,
+    "num_hidden_layers": 3,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 32,
+}
 MAX_POSITIONS = 512
 
 

@@ -27,7 +27,7 @@ class Problem:
     work: str  # the short worked solution a warmed-up model writes before its boxed answer
 
     def response(self, thinking: bool = False) -> str:
-        """The supervised response: the work, then the answer in \\boxed{} (inside a think block if thinking)."""
+        """The supervised response: the work, then the answer in \\boxed{} (work in <think> if thinking)."""
         if thinking:
             return f"<think>\n{self.work}\n</think>\n\n\\boxed{{{self.answer}}}"
         return f"{self.work}. \\boxed{{{self.answer}}}"
@@ -76,7 +76,7 @@ def family_problems(family: str) -> list[Problem]:
 
 
 def problems(seed: int, split: str, n: int | None = None) -> list[Problem]:
-    """The problems of a split (all, or the first `n`), all families shuffled together in a seed-fixed order."""
+    """The problems of a split (all, or the first `n`), families shuffled together in a seed-fixed order."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}")
     pool = [p for family in FAMILIES for p in _enumerate(family) if _split_of(seed, p.question) == split]

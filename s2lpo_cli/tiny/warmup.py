@@ -27,7 +27,9 @@ class WarmupPlan:
     thinking_share: float = 0.25  # share of examples in thinking mode (response inside <think>...</think>)
 
 
-def encode_example(tokenizer: Any, problem: Problem, instruction: str, thinking: bool) -> tuple[list[int], list[int]]:
+def encode_example(
+    tokenizer: Any, problem: Problem, instruction: str, thinking: bool
+) -> tuple[list[int], list[int]]:
     """(prompt ids, response ids ending with <|im_end|>) for one supervised example."""
     prompt = render_prompt(tokenizer, build_messages(problem.question, instruction), enable_thinking=thinking)
     prompt_ids = tokenizer(prompt, add_special_tokens=False).input_ids

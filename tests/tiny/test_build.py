@@ -14,8 +14,13 @@ from s2lpo_cli.tiny.accuracy import accuracy_by_family
 def loaded(tiny_models):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    return {name: (AutoModelForCausalLM.from_pretrained(tiny_models / name),
-                   AutoTokenizer.from_pretrained(tiny_models / name)) for name in ("explorer", "target")}
+    return {
+        name: (
+            AutoModelForCausalLM.from_pretrained(tiny_models / name),
+            AutoTokenizer.from_pretrained(tiny_models / name),
+        )
+        for name in ("explorer", "target")
+    }
 
 
 def test_layout(tiny_models):
@@ -23,9 +28,12 @@ def test_layout(tiny_models):
         files = {p.name for p in (tiny_models / name).iterdir()}
         assert {"config.json", "model.safetensors", "tokenizer.json", "generation_config.json"} <= files
         assert not any(f.endswith((".bin", ".pt")) for f in files)
-        assert json.loads((tiny_models / name / "config.json").read_text())["architectures"] == ["Qwen3ForCausalLM"]
-    assert [r.answer for r in read_rows(tiny_models / "data" / "train.jsonl")] == \
-        [r["answer"] for r in task.rows(0, "train")]
+        assert json.loads((tiny_models / name / "config.json").read_text())["architectures"] == [
+            "Qwen3ForCausalLM"
+        ]
+    assert [r.answer for r in read_rows(tiny_models / "data" / "train.jsonl")] == [
+        r["answer"] for r in task.rows(0, "train")
+    ]
     heldout = read_rows(tiny_models / "data" / "heldout.jsonl")
     assert [r.question for r in heldout] == [r["question"] for r in task.rows(0, "heldout")]
 

@@ -13,10 +13,15 @@ def tok():
     return train_tokenizer(CORPUS, vocab_size=300)
 
 
-@pytest.mark.parametrize("text", [
-    "What is 123 + 4567?", "Let $f(x) = \\frac{1}{2}x^2$. Find $f(3)$, naïve ∑ 😀.", "  two  spaces\n\nand\ttab ",
-    "<think>\nhm\n</think>\n\n\\boxed{-7}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What is 123 + 4567?",
+        "Let $f(x) = \\frac{1}{2}x^2$. Find $f(3)$, naïve ∑ 😀.",
+        "  two  spaces\n\nand\ttab ",
+        "<think>\nhm\n</think>\n\n\\boxed{-7}",
+    ],
+)
 def test_round_trip(tok, text):
     ids = tok(text, add_special_tokens=False).input_ids
     assert tok.decode(ids) == text
@@ -41,20 +46,30 @@ def test_chat_template_enable_thinking(tok):
     messages = build_messages("What is 1 + 1?", "Put the final answer in \\boxed{}.")
     thinking = render_prompt(tok, messages, enable_thinking=True)
     plain = render_prompt(tok, messages, enable_thinking=False)
-    assert thinking == "<|im_start|>user\nWhat is 1 + 1?\nPut the final answer in \\boxed{}.<|im_end|>\n" \
-                       "<|im_start|>assistant\n"
+    assert (
+        thinking == "<|im_start|>user\nWhat is 1 + 1?\nPut the final answer in \\boxed{}.<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
     assert plain == thinking + "<think>\n\n</think>\n\n"
 
 
 def test_chat_template_history_and_system(tok):
-    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Q1"},
-                {"role": "assistant", "content": "<think>\nold\n</think>\n\nA1"}, {"role": "user", "content": "Q2"},
-                {"role": "assistant", "content": "<think>\nnew\n</think>\n\nA2"}]
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Q1"},
+        {"role": "assistant", "content": "<think>\nold\n</think>\n\nA1"},
+        {"role": "user", "content": "Q2"},
+        {"role": "assistant", "content": "<think>\nnew\n</think>\n\nA2"},
+    ]
     text = tok.apply_chat_template(messages, tokenize=False)
-    assert text == ("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n"
-                    "<|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nQ2<|im_end|>\n"
-                    "<|im_start|>assistant\n<think>\nnew\n</think>\n\nA2<|im_end|>\n")
+    assert text == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n"
+        "<|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nQ2<|im_end|>\n"
+        "<|im_start|>assistant\n<think>\nnew\n</think>\n\nA2<|im_end|>\n"
+    )
 
 
 def test_training_is_deterministic():
-    assert tokenizer_hash(train_tokenizer(CORPUS, vocab_size=300)) == tokenizer_hash(train_tokenizer(CORPUS, 300))
+    assert tokenizer_hash(train_tokenizer(CORPUS, vocab_size=300)) == tokenizer_hash(
+        train_tokenizer(CORPUS, 300)
+    )

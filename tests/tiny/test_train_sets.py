@@ -11,8 +11,9 @@ from s2lpo_cli.tiny import task
 
 def test_synthetic_is_the_seed_0_train_split():
     rows = load_train_set("synthetic")
-    assert [(r.id, r.question, r.answer) for r in rows] == \
-        [(r["id"], r["question"], r["answer"]) for r in task.rows(0, "train")]
+    assert [(r.id, r.question, r.answer) for r in rows] == [
+        (r["id"], r["question"], r["answer"]) for r in task.rows(0, "train")
+    ]
     assert len(load_train_set("synthetic", limit=7)) == 7
 
 
@@ -38,7 +39,9 @@ def test_shared_math_train(shared_data):
 
 def test_path_and_unknown_name(tmp_path):
     path = tmp_path / "rows.jsonl"
-    path.write_text("".join(json.dumps({"id": i, "question": f"q{i}", "answer": str(i)}) + "\n" for i in range(5)))
+    path.write_text(
+        "".join(json.dumps({"id": i, "question": f"q{i}", "answer": str(i)}) + "\n" for i in range(5))
+    )
     assert [r.answer for r in load_train_set(str(path), limit=3)] == ["0", "1", "2"]
     with pytest.raises(UserError, match="not a registered training set"):
         load_train_set("math_trian")

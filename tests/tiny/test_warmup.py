@@ -18,18 +18,22 @@ def tok():
 def test_example_is_the_rendered_prompt_then_the_response(tok):
     problem = task.problems(0, "train", 1)[0]
     prompt, response = encode_example(tok, problem, task.TINY_INSTRUCTION, thinking=False)
-    assert tok.decode(prompt) == render_prompt(tok, build_messages(problem.question, task.TINY_INSTRUCTION), False)
+    assert tok.decode(prompt) == render_prompt(
+        tok, build_messages(problem.question, task.TINY_INSTRUCTION), False
+    )
     assert tok.decode(response) == problem.response() + "<|im_end|>"
 
 
 def test_only_response_tokens_carry_loss(tok):
-    examples = [encode_example(tok, p, task.TINY_INSTRUCTION, thinking=i == 1)
-                for i, p in enumerate(task.problems(0, "train", 2))]
+    examples = [
+        encode_example(tok, p, task.TINY_INSTRUCTION, thinking=i == 1)
+        for i, p in enumerate(task.problems(0, "train", 2))
+    ]
     batch = _batch(examples, tok.pad_token_id)
     for row, (prompt, response) in enumerate(examples):
         labels = batch["labels"][row].tolist()
-        assert labels[len(prompt):len(prompt) + len(response)] == response
-        assert all(x == -100 for x in labels[:len(prompt)] + labels[len(prompt) + len(response):])
+        assert labels[len(prompt) : len(prompt) + len(response)] == response
+        assert all(x == -100 for x in labels[: len(prompt)] + labels[len(prompt) + len(response) :])
         assert batch["attention_mask"][row].sum().item() == len(prompt) + len(response)
 
 
