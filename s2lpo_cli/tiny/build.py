@@ -38,8 +38,14 @@ EVAL_SIZE = 200  # train questions for the accuracy in build.json (held-out: all
 # The target sees linear equations in only 3% of its warm-up examples, and fewer steps: it starts weaker.
 _TARGET_WEIGHTS = {"add": 1.0, "sub": 1.0, "mul": 1.0, "linear": 0.03}
 PROFILES = {
-    "full": {"explorer": WarmupPlan(steps=350), "target": WarmupPlan(steps=230, family_weights=_TARGET_WEIGHTS)},
-    "quick": {"explorer": WarmupPlan(steps=150), "target": WarmupPlan(steps=100, family_weights=_TARGET_WEIGHTS)},
+    "full": {
+        "explorer": WarmupPlan(steps=350),
+        "target": WarmupPlan(steps=230, family_weights=_TARGET_WEIGHTS),
+    },
+    "quick": {
+        "explorer": WarmupPlan(steps=150),
+        "target": WarmupPlan(steps=100, family_weights=_TARGET_WEIGHTS),
+    },
 }
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)

@@ -1,22 +1,22 @@
 """Which prompt verl trains on at which global step, and which stored explorer responses it gets.
 
 verl reads the training parquet in file order (s2lpo sets `data.shuffle=false`), one
-`prompts_per_step` slice per global step, so s2lpo shuffles the rows itself (a fresh seeded
-permutation per pass over the data) and knows each row's step in advance. That makes the explorer
-draws a plan fixed before launch: every prompt has a seeded permutation of its stored responses and
-each appearance takes the next G_w of them, so no response is used twice in a run (draws without
-replacement across steps) and every agent-loop worker on every node agrees without talking to the
-others. Resuming a run replays the same plan.
+`prompts_per_step` slice per global step, so s2lpo writes the rows in the order the embedded trainer
+uses (`training.assembly.prompt_batch`) and fixes the explorer draws before launch with the same
+`ExplorerPool`: both engines train on the same prompts with the same explorer responses at every step.
+Every agent-loop worker on every node reads its draws from the parquet row, without talking to the
+others, and resuming a run replays the same plan. verl insists on draws without replacement for the
+whole run: a prompt whose pool would have to be reused is a coverage problem.
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 from s2lpo_cli.data.rows import Row
 from s2lpo_cli.recipe import Recipe
-from s2lpo_cli.schedule import PhysicalStep, physical_steps
+from s2lpo_cli.schedule import PhysicalStep
+from s2lpo_cli.training.assembly import ExplorerPool, prompt_batch, run_steps
 
 
 @dataclass(frozen=True)
@@ -30,24 +30,19 @@ class PlannedRow:
 
 def step_plan(recipe: Recipe) -> list[PhysicalStep]:
     """verl global step g (from 1) runs `step_plan(recipe)[g - 1]`."""
-    s = recipe.schedule
-    return physical_steps(s.total_steps, s.anneal_steps, recipe.rollout.group_size, s.mode)
+    return run_steps(recipe)
 
 
 def layout(rows: list[Row], recipe: Recipe) -> list[tuple[int, Row]]:
-    """Rows in the order verl will read them, each with its global step."""
+    """Rows in the order verl will read them, each with its global step (the embedded trainer's batches)."""
+    per_step, seed = recipe.optim.prompts_per_step, recipe.optim.seed
     if not rows:
         return []
-    per_step = recipe.optim.prompts_per_step
-    needed = len(step_plan(recipe)) * per_step
-    ordered: list[Row] = []
-    epoch = 0
-    while len(ordered) < needed:
-        order = list(rows)
-        random.Random(f"{recipe.optim.seed}:layout:{epoch}").shuffle(order)
-        ordered.extend(order)
-        epoch += 1
-    return [(i // per_step + 1, row) for i, row in enumerate(ordered[:needed])]
+    return [
+        (i + 1, rows[j])
+        for i in range(len(step_plan(recipe)))
+        for j in prompt_batch(i, len(rows), per_step, seed)
+    ]
 
 
 def plan_draws(
@@ -58,29 +53,24 @@ def plan_draws(
     `available` maps prompt_id -> the response_index values the store holds for it.
     """
     plan = step_plan(recipe)
-    order: dict[str, list[int]] = {}
-    used: dict[str, int] = {}
+    stored = {pid: sorted(indices) for pid, indices in available.items()}
+    pool = ExplorerPool({pid: len(indices) for pid, indices in stored.items()}, recipe.optim.seed)
     planned: list[PlannedRow] = []
     missing: set[str] = set()
     short: dict[str, int] = {}
     for step, row in layout(rows, recipe):
         need = plan[step - 1].explorer
         pid = row.prompt_id
-        if need == 0:
-            planned.append(PlannedRow(step, row, ()))
-            continue
-        if pid not in available:
+        if need and pid not in stored:
             missing.add(pid)
+        if need == 0 or pid not in stored or need > len(stored[pid]):
+            if need and pid in stored:
+                short[pid] = max(short.get(pid, 0), need)
             planned.append(PlannedRow(step, row, ()))
             continue
-        if pid not in order:
-            order[pid] = sorted(available[pid])
-            random.Random(f"{recipe.optim.seed}:draws:{pid}").shuffle(order[pid])
-        start = used.get(pid, 0)
-        draw = tuple(order[pid][start : start + need])
-        used[pid] = start + need
-        if len(draw) < need:
-            short[pid] = max(short.get(pid, 0), start + need)
+        draw = tuple(stored[pid][j] for j in pool.draw(pid, need))
+        if pool.consumed[pid] > len(stored[pid]):  # the pool started over: a response would be reused
+            short[pid] = max(short.get(pid, 0), pool.consumed[pid])
         planned.append(PlannedRow(step, row, draw))
     problems = []
     if missing:

@@ -19,13 +19,18 @@ from .conftest import compose_verl, tiny_verl_recipe, train_rows
 pytestmark = pytest.mark.verl
 
 
-def test_layout_gives_each_step_one_batch_and_every_row_once_per_pass(tiny_models, tmp_path):
+def test_layout_gives_each_step_the_embedded_trainers_batch(tiny_models, tmp_path):
+    from s2lpo_cli.training.assembly import prompt_batch
+
     recipe = tiny_verl_recipe(tiny_models, tmp_path)  # 8 steps x 8 prompts over 12 rows
     rows = train_rows(tiny_models)
     laid = layout(rows, recipe)
     assert [step for step, _ in laid] == [s for s in range(1, 9) for _ in range(8)]
-    first_pass = [row.prompt_id for _, row in laid[:12]]
-    assert sorted(first_pass) == sorted(r.prompt_id for r in rows)
+    for step in range(1, 9):
+        in_step = [row.prompt_id for s, row in laid if s == step]
+        assert len(set(in_step)) == 8  # no prompt twice in one step
+        expected = [rows[j].prompt_id for j in prompt_batch(step - 1, len(rows), 8, recipe.optim.seed)]
+        assert in_step == expected
     assert layout(rows, recipe) == laid  # seeded
 
 
