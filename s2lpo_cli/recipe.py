@@ -15,8 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from s2lpo_cli.errors import UserError
-
 from s2lpo_cli.prompting import DEFAULT_INSTRUCTION
+
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
 

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.recipe import RECIPES_DIR, Recipe, field_reference, load_recipe, shipped_recipes
@@ -106,7 +107,7 @@ def test_missing_file_and_unknown_name():
 
 def test_recipe_is_frozen_and_baseline_drops_explorer():
     r = load_recipe("tiny")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         r.optim.lr = 1.0  # type: ignore[misc]
     b = r.as_baseline()
     assert b.is_grpo and b.models.explorer is None and b.output.run_dir.endswith("_grpo")

@@ -51,7 +51,7 @@ def test_schedule_properties(g, n, total):
         assert p.explorer + p.target == g
         assert 0 <= p.explorer <= g
         assert p.explorer == math.ceil(p.alpha * g - 1e-9)
-    assert all(a.explorer >= b.explorer for a, b in zip(steps, steps[1:]))
+    assert all(a.explorer >= b.explorer for a, b in zip(steps, steps[1:], strict=False))
     if n >= 1:
         assert steps[0].explorer == g
     assert all(p.explorer == 0 for p in steps if p.step > n or (n >= 2 and p.step == n))

@@ -47,6 +47,18 @@ def _row(obj: Any, where: str, index: int) -> Row:
     return Row(id=str(rid), question=str(obj["question"]), answer=str(obj["answer"]), extra=extra)
 
 
+def iter_jsonl(path: Path):
+    """(line number, object) for each non-blank line; a line that is not JSON is an error naming file:line."""
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+
+
 def _records(path: Path):
     """(where, index, object) for each record of a .jsonl or .parquet file."""
     if path.suffix == ".parquet":
@@ -55,15 +67,8 @@ def _records(path: Path):
         for i, obj in enumerate(pq.read_table(path).to_pylist()):
             yield f"{path}: row {i + 1}", i, obj
         return
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            yield f"{path}:{lineno}", lineno - 1, obj
+    for lineno, obj in iter_jsonl(path):
+        yield f"{path}:{lineno}", lineno - 1, obj
 
 
 def read_rows(path: str | Path, limit: int | None = None, skip_incomplete: bool = False) -> list[Row]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from s2lpo_cli.engines.base import ChatMessages, Completion, PromptOutput, SamplingParams
-from s2lpo_cli.prompting import render_prompt
+from s2lpo_cli.prompting import encode_prompt
 
 _GREEDY_BELOW = 1e-5  # vLLM's _SAMPLING_EPS: temperatures below it are greedy
 
@@ -116,8 +116,7 @@ class EmbeddedEngine:
         return cls(model, tokenizer, **kwargs)
 
     def encode(self, messages: ChatMessages, enable_thinking: bool) -> list[int]:
-        text = render_prompt(self.tokenizer, messages, enable_thinking)
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return encode_prompt(self.tokenizer, messages, enable_thinking)
 
     def generate(
         self, prompts: list[ChatMessages], params: SamplingParams, seeds: list[int] | None = None

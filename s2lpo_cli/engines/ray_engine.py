@@ -15,7 +15,7 @@ from typing import Any
 from s2lpo_cli.engines.base import ChatMessages, Completion, PromptOutput, SamplingParams
 from s2lpo_cli.engines.vllm_engine import LOGPROBS_MODE, request_kwargs, sampled_logprob
 from s2lpo_cli.extras import require
-from s2lpo_cli.prompting import render_prompt
+from s2lpo_cli.prompting import encode_prompt
 
 
 def explode(
@@ -150,8 +150,7 @@ class RayEngine:
         self.stop_ids = stop_token_ids(_generation_config(model), self.tokenizer)
 
     def encode(self, messages: ChatMessages, enable_thinking: bool) -> list[int]:
-        text = render_prompt(self.tokenizer, messages, enable_thinking)
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return encode_prompt(self.tokenizer, messages, enable_thinking)
 
     def generate(
         self, prompts: list[ChatMessages], params: SamplingParams, seeds: list[int] | None = None

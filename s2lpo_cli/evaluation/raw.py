@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from s2lpo_cli.data.rows import Row
+from s2lpo_cli.data.rows import Row, iter_jsonl
 from s2lpo_cli.engines.base import PromptOutput
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.grading.metrics import BREAKDOWN_KEYS
@@ -57,16 +57,7 @@ def read_raw(path: Path) -> list[dict[str, Any]]:
     """Every line of a raw file, checked; a bad line is an error naming file:line."""
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    records = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            records.append(_check(obj, f"{path}:{lineno}"))
+    records = [_check(obj, f"{path}:{lineno}") for lineno, obj in iter_jsonl(path)]
     if not records:
         raise UserError(f"{path}: holds no responses")
     return records
