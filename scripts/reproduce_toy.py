@@ -4,7 +4,7 @@ Both methods run recipes/tiny.yaml with the same steps, prompts per step and gro
 number of rollouts per step); S2L-PO takes G_w of each group from the explorer's offline rollouts, GRPO
 samples all G from the target. Training goes through the public CLI (`s2lpo tiny init`, `sample`, `train`,
 `report`); the held-out accuracy of every step's checkpoint is measured here, in one process: greedy
-decoding of the 200 held-out synthetic questions, exact match of the boxed integer.
+decoding of every held-out synthetic question (139 for seed 0), exact match of the boxed integer.
 
 Everything lands in reproduce_toy/ (results.md, results.json, heldout_accuracy.png, report/); a rerun
 continues where a killed one stopped (runs resume from their checkpoints, measured accuracies are kept).
@@ -241,7 +241,7 @@ def main() -> None:
             s2lpo(["train", recipe, *set_args, "--set", f"optim.seed={seed}",
                    "--set", f"output.run_dir={run_dir(seed, 'S2L-PO')}", *extra], work)
 
-    print("\nheld-out accuracy of every checkpoint (greedy, 200 questions) ...", file=sys.stderr, flush=True)
+    print("\nheld-out accuracy of every checkpoint (greedy, all held-out questions) ...", file=sys.stderr, flush=True)
     scorer = HeldoutScorer(work / "tiny_models", work / "heldout_accuracy.json")
     base_acc = scorer.score(work / "tiny_models" / "target")
     results = collect(work, seeds, args.steps, scorer, base_acc)
