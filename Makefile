@@ -29,7 +29,7 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not gpu and not slow"
 
 lint: install
-	$(BIN)/ruff check s2lpo_cli tests bench
+	$(BIN)/ruff check s2lpo_cli tests bench scripts
 
 readme: install
 	$(BIN)/python scripts/update_readme_reference.py
