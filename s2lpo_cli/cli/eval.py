@@ -162,12 +162,6 @@ def _show(summary: dict[str, Any], where: Path, as_json: bool) -> None:
 
 
 def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
+    from s2lpo_cli.provenance import package_versions
 
-    found = {"python": sys.version.split()[0]}
-    for package in ("s2lpo", "torch", "transformers", "math-verify", "antlr4-python3-runtime", "vllm"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            continue
-    return found
+    return package_versions(("s2lpo", "torch", "transformers", "math-verify", "antlr4-python3-runtime", "vllm"))

@@ -9,14 +9,13 @@ complete or absent; a resumed run writes only the absent ones.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from s2lpo_cli.atomic import replace_atomically
 from s2lpo_cli.errors import UserError
 
 FORMAT_VERSION = 1
@@ -83,22 +82,8 @@ class StoredResponse:
 COLUMNS = tuple(f.name for f in fields(StoredResponse))
 
 
-def _write_atomically(path: Path, write) -> None:
-    """Write via `write(tmp_path)` to a temporary file beside `path`, fsync, then rename into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_json(path: Path, data: dict) -> None:
-    _write_atomically(
+    replace_atomically(
         path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     )
 
@@ -192,7 +177,7 @@ class RolloutStore:
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pylist(rows, schema=schema())
-        _write_atomically(self.shard_path(index), lambda tmp: pq.write_table(table, tmp))
+        replace_atomically(self.shard_path(index), lambda tmp: pq.write_table(table, tmp))
 
     def finish(self, counts: dict[str, Any]) -> None:
         self.manifest = {**self.manifest, "complete": True, "counts": counts}

@@ -9,14 +9,13 @@ A run is finished when its summary.json exists; until then it can be resumed.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from s2lpo_cli.atomic import write_text_atomic
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.evaluation.settings import EvalSettings
 
@@ -33,21 +32,6 @@ def model_folder_name(model: str) -> str:
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", "_".join(parts[-2:]))
     name = name.lstrip("._-")[:100]
     return name or "model"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a whole file so that a reader (or a killed run) sees the old content or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)
@@ -93,7 +77,7 @@ class RunDirs:
         return self.summary_path.is_file()
 
     def write_config(self, settings: EvalSettings, extra: dict[str, Any]) -> None:
-        write_atomic(self.config_path, json.dumps({"settings": settings.to_dict(), **extra}, indent=2) + "\n")
+        write_text_atomic(self.config_path, json.dumps({"settings": settings.to_dict(), **extra}, indent=2) + "\n")
 
     def read_settings(self) -> EvalSettings:
         try:

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from s2lpo_cli.atomic import write_text_atomic
 from s2lpo_cli.data.benchmarks import get_benchmark, load_benchmark, load_benchmark_file
 from s2lpo_cli.data.rows import Row
 from s2lpo_cli.engines.base import Engine, PromptOutput
 from s2lpo_cli.errors import UserError
-from s2lpo_cli.evaluation.layout import SUMMARY, RunDirs, write_atomic
+from s2lpo_cli.evaluation.layout import SUMMARY, RunDirs
 from s2lpo_cli.evaluation.progress import NoProgress, ProgressSink
 from s2lpo_cli.evaluation.raw import append_records, finished_ids, raw_record, skipped_record
 from s2lpo_cli.evaluation.scoring import score_raw_file, summary_entry
@@ -37,7 +38,7 @@ def load_questions(settings: EvalSettings) -> dict[str, list[Row]]:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def _generate_batch(engine: Engine, rows: list[Row], settings: EvalSettings) -> list[PromptOutput | str]:

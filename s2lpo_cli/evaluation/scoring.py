@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from s2lpo_cli.evaluation.layout import write_atomic
+from s2lpo_cli.atomic import write_text_atomic
 from s2lpo_cli.evaluation.progress import NoProgress, ProgressSink
 from s2lpo_cli.evaluation.raw import read_raw
 from s2lpo_cli.grading.grader import Grader
@@ -65,7 +65,7 @@ def score_raw_file(
 ) -> dict[str, Any]:
     """Grade a raw file, write `<bench>.jsonl` atomically, return the metrics."""
     scored, metrics = score_records(read_raw(raw_path), grader, pass_ks, progress or NoProgress(), label)
-    write_atomic(scored_path, "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in scored))
+    write_text_atomic(scored_path, "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in scored))
     return metrics
 
 

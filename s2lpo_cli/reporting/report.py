@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from s2lpo_cli.atomic import write_text_atomic
 from s2lpo_cli.reporting.plots import all_plots
 from s2lpo_cli.reporting.runs import load_runs, pick_baseline
 from s2lpo_cli.reporting.summary import build_report_data
@@ -30,13 +29,6 @@ class Report:
     plots: dict[str, Path]
     markdown: Path
     json: Path
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def render_markdown(data: dict[str, Any], grids: list[Grid], plots: dict[str, Path]) -> str:
@@ -66,6 +58,6 @@ def make_report(run_dirs: list[str | Path], out_dir: str | Path, baseline: str |
     plots = all_plots(data, out)
     data["plots"] = {name: path.name for name, path in plots.items()}
     json_path, md_path = out / "report.json", out / "report.md"
-    _write_atomic(json_path, json.dumps(data, indent=2) + "\n")
-    _write_atomic(md_path, render_markdown(data, grids, plots))
+    write_text_atomic(json_path, json.dumps(data, indent=2) + "\n")
+    write_text_atomic(md_path, render_markdown(data, grids, plots))
     return Report(data=data, grids=grids, plots=plots, markdown=md_path, json=json_path)

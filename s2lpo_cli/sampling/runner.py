@@ -9,7 +9,6 @@ writes exactly the rows an uninterrupted run writes.
 from __future__ import annotations
 
 import hashlib
-import platform
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -22,6 +21,7 @@ from s2lpo_cli.data.rows import Row
 from s2lpo_cli.engines.base import ChatMessages, Engine, PromptOutput
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.prompting import build_messages, render_prompt, tokenizer_hash
+from s2lpo_cli.provenance import package_versions
 from s2lpo_cli.sampling.job import SampleJob
 from s2lpo_cli.sampling.summary import SampleSummary, summarize
 
@@ -63,19 +63,11 @@ def unique_rows(rows: list[Row]) -> tuple[list[Row], int]:
 
 
 def _versions(engine: str) -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
     names = ["s2lpo", "torch", "transformers", "pyarrow", "math-verify"] + {
         "vllm": ["vllm"],
         "ray": ["ray", "vllm"],
     }.get(engine, [])
-    out = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            pass
-    return out
+    return package_versions(names)
 
 
 def build_manifest(job: SampleJob, rows: list[Row], tokenizer: Any) -> dict[str, Any]:

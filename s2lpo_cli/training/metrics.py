@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from s2lpo_cli.atomic import write_text_atomic
+
 METRIC_KEYS = (
     "step", "phase", "alpha", "g_w", "g_s",
     "reward_mean", "reward_explorer", "reward_target", "accuracy",
@@ -47,6 +49,4 @@ def read(path: Path) -> list[dict[str, Any]]:
 def keep_first(path: Path, n: int) -> None:
     """Cut metrics.jsonl back to its first n lines (resume from a checkpoint taken after n steps)."""
     rows = read(path)[:n]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))

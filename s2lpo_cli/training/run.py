@@ -12,13 +12,14 @@ import os
 import platform
 import shlex
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from s2lpo_cli.atomic import write_text_atomic
 from s2lpo_cli.errors import UserError
+from s2lpo_cli.provenance import git_hash, package_versions
 from s2lpo_cli.recipe import Recipe, to_yaml
 from s2lpo_cli.training import metrics as metrics_file
 from s2lpo_cli.training.assembly import explorer_demand, required_explorer_responses, run_steps
@@ -159,44 +160,20 @@ def preflight(recipe: Recipe) -> Preflight:
 # ---------------------------------------------------------------------- the run folder
 
 
-def _git_hash() -> str | None:
-    root = Path(__file__).resolve().parents[2]
-    try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True,
-                               timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if head.returncode:
-        return None
-    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
 def environment(device: str) -> dict[str, Any]:
-    from importlib import metadata
-
     import torch
 
-    versions = {}
-    for pkg in ("s2lpo", "torch", "transformers", "tokenizers", "safetensors", "math-verify", "verl", "vllm", "trl"):
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            continue
+    versions = package_versions(
+        ("s2lpo", "torch", "transformers", "tokenizers", "safetensors", "math-verify", "verl", "vllm", "trl")
+    )
     return {
-        "python": platform.python_version(),
+        "python": versions.pop("python"),
         "platform": platform.platform(),
         "packages": versions,
-        "git": _git_hash(),
+        "git": git_hash(),
         "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
         "torch_threads": torch.get_num_threads(),
     }
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _command() -> str:
@@ -210,9 +187,9 @@ def _start_folder(recipe: Recipe, device: str, resuming: bool) -> Path:
         with (run_dir / "command.txt").open("a", encoding="utf-8") as fh:
             fh.write(f"# resumed: {_command()}\n")
     else:
-        _write_text(run_dir / "command.txt", _command() + "\n")
-        _write_text(run_dir / RECIPE_FILE, to_yaml(recipe))
-    _write_text(run_dir / "env.json", json.dumps(environment(device), indent=1) + "\n")
+        write_text_atomic(run_dir / "command.txt", _command() + "\n")
+        write_text_atomic(run_dir / RECIPE_FILE, to_yaml(recipe))
+    write_text_atomic(run_dir / "env.json", json.dumps(environment(device), indent=1) + "\n")
     return run_dir
 
 

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from s2lpo_cli.atomic import write_text_atomic
 from s2lpo_cli.recipe import Recipe
 from s2lpo_cli.verl_ext.command import VerlPaths
 from s2lpo_cli.verl_ext.draws import step_plan
@@ -119,9 +120,7 @@ def convert_metrics(run_dir: str | Path, recipe: Recipe) -> int:
                 by_step[int(entry["step"])] = map_metrics(entry, recipe, explorer.get(str(entry["step"])))
     records = [by_step[g] for g in sorted(by_step)]
     out = Path(run_dir) / "metrics.jsonl"
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-    os.replace(tmp, out)
+    write_text_atomic(out, "".join(json.dumps(r) + "\n" for r in records))
     return len(records)
 
 

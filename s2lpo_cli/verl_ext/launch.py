@@ -14,7 +14,6 @@ import importlib
 import importlib.util
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -384,16 +383,10 @@ def write_run_folder(recipe: Recipe, prepared: Prepared) -> tuple[VerlPaths, lis
 
 
 def _env() -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
+    from s2lpo_cli.provenance import git_hash, package_versions
 
-    versions = {}
-    for name in ("s2lpo", "verl", "ray", "torch", "transformers", "vllm"):
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = None
-    git = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PACKAGE_DIR.parent, capture_output=True, text=True)
-    return {"packages": versions, "git": git.stdout.strip() or None, "python": platform.python_version(),
+    versions = package_versions(("s2lpo", "verl", "ray", "torch", "transformers", "vllm"))
+    return {"python": versions.pop("python"), "packages": versions, "git": git_hash(),
             "device": "verl (Ray cluster)", "engine": "verl"}
 
 

@@ -13,7 +13,6 @@ One row per prompt (verl repeats it rollout.n times):
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from s2lpo_cli.atomic import replace_atomically
 from s2lpo_cli.data.rows import Row
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.prompting import build_messages
@@ -124,10 +124,7 @@ def bank_table(planned: list[PlannedRow], responses: dict[str, dict[int, Any]], 
 
 def write_table(table: pa.Table, path: Path) -> None:
     """Atomic write: a killed launch leaves the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    replace_atomically(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def validate_verl_parquet(path: Path, *, train: bool) -> int:

@@ -1,6 +1,7 @@
 import pytest
 
-from s2lpo_cli.evaluation.layout import RunDirs, model_folder_name, write_atomic
+from s2lpo_cli.atomic import write_text_atomic
+from s2lpo_cli.evaluation.layout import RunDirs, model_folder_name
 
 
 @pytest.mark.parametrize(
@@ -35,7 +36,7 @@ def test_new_runs_never_share_a_folder(tmp_path):
 
 def test_write_atomic_replaces_whole_files(tmp_path):
     path = tmp_path / "sub" / "f.json"
-    write_atomic(path, "one")
-    write_atomic(path, "two")
+    write_text_atomic(path, "one")
+    write_text_atomic(path, "two")
     assert path.read_text() == "two"
     assert [p.name for p in path.parent.iterdir()] == ["f.json"]
