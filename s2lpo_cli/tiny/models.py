@@ -1,4 +1,8 @@
-"""Sizes of the tiny explorer and target: standard Qwen3 configs, the explorer several times smaller."""
+"""Sizes of the tiny explorer and target: standard Qwen3 configs, the explorer several times smaller.
+
+Both use 32-wide attention heads: vLLM's CPU attention supports head sizes 32, 64, 80, 96, 112, 128 and
+256, not 16, so both checkpoints load in vLLM on CPU and GPU.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ EXPLORER_SIZE = {
     "hidden_size": 64,
     "intermediate_size": 192,
     "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "head_dim": 16,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "head_dim": 32,
 }
 TARGET_SIZE = {
     "hidden_size": 128,
