@@ -210,9 +210,7 @@ def run_training(recipe: Recipe) -> Path:
 
     from s2lpo_cli.cli.console import err
     from s2lpo_cli.engines.loading import resolve_device
-    from s2lpo_cli.grading.grader import Grader
-    from s2lpo_cli.training.display import TrainingDisplay
-    from s2lpo_cli.training.trainer import Trainer
+    from s2lpo_cli.training.threads import TrainerRegistry
 
     hf_logging.disable_progress_bar()  # the training display is the only progress shown
     pre = preflight(recipe)
@@ -224,7 +222,20 @@ def run_training(recipe: Recipe) -> Path:
     if device == "cuda" and not torch.cuda.is_available():
         raise UserError("engine.device: cuda was asked for but no GPU is visible; use auto or cpu")
     steps = run_steps(recipe)
-    _start_folder(recipe, device, resuming=pre.resume_from is not None)
+    with TrainerRegistry() as registry:
+        return _train(recipe, pre, device, steps, registry)
+
+
+def _train(recipe: Recipe, pre: Preflight, device: str, steps: list[Any], registry: Any) -> Path:
+    from s2lpo_cli.cli.console import err
+    from s2lpo_cli.grading.grader import Grader
+    from s2lpo_cli.training.display import TrainingDisplay
+    from s2lpo_cli.training.threads import apply_threads
+    from s2lpo_cli.training.trainer import Trainer
+
+    run_dir = Path(recipe.output.run_dir)
+    apply_threads(registry)
+    _start_folder(recipe, device, resuming=pre.resume_from is not None)  # env.json records the thread count
     metrics_path = run_dir / "metrics.jsonl"
 
     model = _load_policy(str(pre.resume_from or recipe.models.target), device)
@@ -244,6 +255,7 @@ def run_training(recipe: Recipe) -> Path:
         console = "console" in recipe.output.logger
         with TrainingDisplay(len(steps), done, recipe.schedule.total_steps, enabled=console) as display:
             for i in range(done, len(steps)):
+                apply_threads(registry)  # trainers started or ended since: take a fair share of the cores
                 m = trainer.step(i, steps[i])
                 metrics_file.append(metrics_path, m)
                 display.show(m)
