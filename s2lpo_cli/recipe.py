@@ -339,7 +339,7 @@ def resolve_recipe_path(name_or_path: str) -> Path:
         err.print(f"note: {name_or_path} does not exist here; using the shipped recipe {same_stem}", highlight=False)
         return same_stem
     known = shipped_recipes()
-    close = difflib.get_close_matches(name_or_path, known, n=1)
+    close = difflib.get_close_matches(path.stem if path.suffix in (".yaml", ".yml") else name_or_path, known, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     raise UserError(
         f"recipe {name_or_path!r}: no such file and no shipped recipe of that name.{hint} "

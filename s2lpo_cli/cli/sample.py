@@ -110,7 +110,8 @@ def sample(
         found = recipe_for_explorer(explorer, RECIPES_DIR)
         if found is not None:
             recipe = str(found)
-            err.print(f"recipe {found}: its models.explorer is {explorer} (--recipe chooses another)", highlight=False)
+            err.print(f"recipe {found}: the one recipe whose explorer is this model (--recipe chooses another)",
+                      highlight=False)
     resolved = load_recipe(recipe, set_) if recipe else None
     if set_ and not recipe:
         err.print("[yellow]--set needs --recipe; ignored[/]")

@@ -42,8 +42,9 @@ def recipe_for_explorer(explorer: str, shipped_dir: Path, local_dir: Path = LOCA
     found = local or ([] if same_folder else recipes_naming(explorer, shipped_dir))
     if len(found) > 1:
         listed = ", ".join(str(f) for f in found)
+        example = found[0] if local else found[0].stem
         raise UserError(
             f"{len(found)} recipes name {explorer} as their explorer: {listed}; "
-            f"choose one with --recipe, e.g. s2lpo sample --explorer {explorer} --recipe {found[0].stem}"
+            f"choose one with --recipe, e.g. s2lpo sample --explorer {explorer} --recipe {example}"
         )
     return found[0] if found else None
