@@ -321,15 +321,25 @@ def _apply_overrides(data: dict, overrides: dict[tuple[str, ...], Any]) -> dict:
 
 
 def resolve_recipe_path(name_or_path: str) -> Path:
-    """A shipped recipe's name (`tiny`, `1.7b_8b`) or a path to a YAML file."""
+    """A path to a YAML file, or a shipped recipe's name (`tiny`, `1.7b_8b`).
+
+    A path that does not exist but names a shipped recipe (`recipes/1.7b_8b.yaml` typed outside the
+    repository) means the shipped one, with a note.
+    """
     path = Path(name_or_path)
     if path.is_file():
         return path
     shipped = RECIPES_DIR / f"{name_or_path}.yaml"
     if shipped.is_file():
         return shipped
+    same_stem = RECIPES_DIR / f"{path.stem}.yaml"
+    if path.suffix in (".yaml", ".yml") and same_stem.is_file():
+        from s2lpo_cli.cli.console import err
+
+        err.print(f"note: {name_or_path} does not exist here; using the shipped recipe {same_stem}", highlight=False)
+        return same_stem
     known = shipped_recipes()
-    close = difflib.get_close_matches(name_or_path, known, n=1)
+    close = difflib.get_close_matches(path.stem if path.suffix in (".yaml", ".yml") else name_or_path, known, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     raise UserError(
         f"recipe {name_or_path!r}: no such file and no shipped recipe of that name.{hint} "

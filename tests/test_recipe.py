@@ -129,3 +129,17 @@ def test_readme_field_reference_is_up_to_date():
     proc = subprocess.run([sys.executable, str(script), "--check"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_missing_recipes_path_falls_back_to_the_shipped_recipe_of_that_stem(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert load_recipe("recipes/1.7b_8b.yaml").name == "1.7b_8b"
+    assert "recipes/1.7b_8b.yaml does not exist here; using the shipped recipe" in capsys.readouterr().err
+    with pytest.raises(UserError, match="Did you mean '1.7b_8b'"):
+        load_recipe("recipes/1.7b_9b.yaml")
+    # a file that exists is always the one used
+    (tmp_path / "recipes").mkdir()
+    shipped = (RECIPES_DIR / "1.7b_8b.yaml").read_text()
+    (tmp_path / "recipes" / "1.7b_8b.yaml").write_text(shipped.replace("name: 1.7b_8b", "name: mine"))
+    assert load_recipe("recipes/1.7b_8b.yaml").name == "mine"
+    assert "shipped" not in capsys.readouterr().err

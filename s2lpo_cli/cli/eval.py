@@ -14,7 +14,9 @@ from s2lpo_cli.cli.options import JsonOpt
 from s2lpo_cli.errors import UserError
 
 EPILOG = (
-    "Examples: s2lpo eval --model tiny_models/target --mode nothink --k 4 --benchmarks aime24,math500 "
+    "Examples: s2lpo eval --mode nothink --k 16  (the newest finished run under ./runs/, results in <run>/eval)  |  "
+    "s2lpo eval --model Qwen3-8B --mode nothink --k 16  |  "
+    "s2lpo eval --model tiny_models/target --mode nothink --k 4 --benchmarks aime24,math500 "
     "--data-dir ../shared/data --limit 20  |  s2lpo eval --resume output/target_20260101_120000  |  "
     "s2lpo eval --responses output/target_20260101_120000/math500_raw.jsonl --json"
 )
@@ -71,7 +73,7 @@ def _resumed_settings(resume: Path, given: dict[str, Any]):
 
 
 def evaluate(
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Model folder (HF format) or hub id.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model folder (HF format), hub id, or bare Qwen3 name (Qwen3-8B = Qwen/Qwen3-8B). Default: the final/ model of the newest finished training run under ./runs/.")] = None,
     mode: Annotated[str | None, typer.Option(help="think: temperature 0.6, top-p 0.95, top-k 20; nothink: 0.7, 0.8, 20, presence penalty 1.5. (default: think)")] = None,
     k: Annotated[int | None, typer.Option("--k", help="Samples per question. (default: 16)")] = None,
     benchmarks: Annotated[list[str] | None, typer.Option("--benchmarks", "-b", help="Registered benchmarks, comma-separated or repeated (eval_data/*.yaml). (default: aime24,aime25,math500)")] = None,
@@ -88,7 +90,7 @@ def evaluate(
     max_tokens: Annotated[int | None, typer.Option(help="Longest response, in tokens. (default: 32768)")] = None,
     seed: Annotated[int | None, typer.Option(help="Base seed; each question gets its own from it. (default: 0)")] = None,
     pass_k: Annotated[str | None, typer.Option(help="k values for Pass@k, up to the samples drawn. (default: 1,2,4,8,16)")] = None,
-    output: Annotated[Path, typer.Option(help="Writes DIR/output/<Model>_<TIME>/ and DIR/result/<Model>_<TIME>/.")] = Path("."),
+    output: Annotated[Path | None, typer.Option(help="Writes DIR/output/<Model>_<TIME>/ and DIR/result/<Model>_<TIME>/. Default: . (without --model: <run>/eval, where `s2lpo report <run>` finds it).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue a killed run: its output/<run> folder. (Rerunning with the same settings continues the newest unfinished run too.)")] = None,
     responses: Annotated[list[Path] | None, typer.Option(help="Score only: grade a <bench>_raw.jsonl again, no model (repeatable).")] = None,
     batch_size: Annotated[int, typer.Option(help="Questions per generation call.")] = 8,
@@ -121,8 +123,7 @@ def evaluate(
         settings, dirs = _resumed_settings(resume, given)
         check_model_path(settings.model)
     else:
-        if not model:
-            raise UserError("--model is required (or --resume DIR to continue a run, --responses FILE to grade one)")
+        model, output = _model_and_output(model, output)
         check_model_path(model)
         run_mode = mode or DEFAULT_MODE
         settings = EvalSettings(
@@ -149,6 +150,28 @@ def evaluate(
                            config_extra=config_extra)
     err.print(f"outputs: {dirs.output}")
     _show(summary, dirs.result, json_)
+
+
+def _model_and_output(model: str | None, output: Path | None) -> tuple[str, Path]:
+    """The model to evaluate and the output root: as given, or the newest finished run and its eval/."""
+    from s2lpo_cli.lookup.models import resolve_model
+    from s2lpo_cli.lookup.runs import FINAL, RUNS_DIR, newest_finished_run
+
+    if model:
+        choice = resolve_model(model)
+        if choice.note:
+            err.print(f"model {choice.note}", highlight=False)
+        return choice.name, output or Path(".")
+    run = newest_finished_run(RUNS_DIR)
+    if run is None:
+        raise UserError(
+            f"no --model, and no finished training run under ./{RUNS_DIR}/ (a run folder holding {FINAL}/) to "
+            "evaluate; pass --model, e.g. s2lpo eval --model Qwen3-8B --mode nothink --k 16 "
+            "(or --resume DIR to continue a run, --responses FILE to grade one)"
+        )
+    output = output or run / "eval"
+    err.print(f"no --model: evaluating the newest finished run {run} ({run / FINAL}); results in {output}", highlight=False)
+    return str(run / FINAL), output
 
 
 def _show(summary: dict[str, Any], where: Path, as_json: bool) -> None:

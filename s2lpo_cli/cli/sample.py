@@ -14,7 +14,8 @@ from s2lpo_cli.engines.factory import ENGINE_KINDS
 EngineKind = Enum("EngineKind", {k: k for k in ENGINE_KINDS}, type=str)
 
 EPILOG = (
-    "Examples: s2lpo sample --explorer tiny_models/explorer --recipe tiny  |  "
+    "Examples: s2lpo sample --explorer Qwen3-1.7B  (the recipe naming it: 1.7b_8b)  |  "
+    "s2lpo sample --explorer tiny_models/explorer --recipe tiny  |  "
     "s2lpo sample --explorer tiny_models/explorer --recipe tiny --dataset ../shared/data/math_train.jsonl "
     "--limit 20 --set data.max_prompt_tokens=480 --skip-long-prompts  |  "
     "s2lpo sample --explorer Qwen/Qwen3-1.7B --recipe 1.7b_8b --engine vllm"
@@ -23,13 +24,14 @@ EPILOG = (
 
 def sample(
     explorer: Annotated[
-        str, typer.Option("--explorer", help="The explorer model: a local folder or a hub id.")
+        str, typer.Option("--explorer", help="The explorer model: a local folder, a hub id, or a bare Qwen3 name (Qwen3-1.7B = Qwen/Qwen3-1.7B).")
     ],
     recipe: Annotated[
         str | None,
         typer.Option(
             "--recipe",
-            help="Recipe (name or path) giving the defaults: dataset, output, G, rollout.*, prompt.",
+            help="Recipe (name or path) giving the defaults: dataset, output, G, rollout.*, prompt. "
+            "Default (without --dataset): the one recipe in ./recipes/, else shipped, whose models.explorer is this model.",
         ),
     ] = None,
     dataset: Annotated[
@@ -94,16 +96,27 @@ def sample(
     A killed run continues where it stopped when run again; a finished one is not redone.
     """
     from s2lpo_cli.cli.sample_table import summary_table
-    from s2lpo_cli.recipe import load_recipe
+    from s2lpo_cli.lookup.models import resolve_model
+    from s2lpo_cli.lookup.recipes import recipe_for_explorer
+    from s2lpo_cli.recipe import RECIPES_DIR, load_recipe
     from s2lpo_cli.sampling.job import build_job
     from s2lpo_cli.sampling.progress import SamplingProgress
     from s2lpo_cli.sampling.runner import run_sampling
 
+    model = resolve_model(explorer)
+    if model.note:
+        err.print(f"model {model.note}", highlight=False)
+    if recipe is None and dataset is None:
+        found = recipe_for_explorer(explorer, RECIPES_DIR)
+        if found is not None:
+            recipe = str(found)
+            err.print(f"recipe {found}: the one recipe whose explorer is this model (--recipe chooses another)",
+                      highlight=False)
     resolved = load_recipe(recipe, set_) if recipe else None
     if set_ and not recipe:
         err.print("[yellow]--set needs --recipe; ignored[/]")
     job = build_job(
-        explorer,
+        model.name,
         resolved,
         dataset=dataset,
         output=output,
