@@ -1,16 +1,19 @@
-"""`make reproduce-toy`: S2L-PO against plain GRPO on the synthetic task with the tiny models, 3 seeds each.
+"""`make reproduce-toy`: S2L-PO against plain GRPO (and GRPO at a higher temperature) on the tiny models.
 
-Both methods run recipes/tiny.yaml with the same steps, prompts per step and group size G (so the same
-number of rollouts per step); S2L-PO takes G_w of each group from the explorer's offline rollouts, GRPO
-samples all G from the target. Training goes through the public CLI (`s2lpo tiny init`, `sample`, `train`,
-`report`); the held-out accuracy of every step's checkpoint is measured here, in one process: greedy
-decoding of every held-out synthetic question (139 for seed 0), exact match of the boxed integer.
+Every arm trains the same tiny target from recipes/tiny.yaml with the same steps, prompts per step and
+group size G (the same number of responses per step); S2L-PO takes G_w of each group from the explorer's
+offline rollouts while alpha anneals over the first N steps, GRPO samples all G from the target, and the
+third arm is GRPO sampling at a higher temperature (token-level diversity instead of a second policy).
+Training goes through the public CLI (`s2lpo tiny init`, `sample`, `train`, `report`); runs go side by
+side, one per core (each trainer takes its share of the cores by itself). Every saved checkpoint is
+scored on all held-out synthetic questions: K samples per question at temperature 1 (the mean is the
+held-out accuracy, as the paper's avg@K Pass@1) and one greedy answer, exact match of the boxed integer.
 
-Everything lands in reproduce_toy/ (results.md, results.json, heldout_accuracy.png, report/); a rerun
-continues where a killed one stopped (runs resume from their checkpoints, measured accuracies are kept).
+Outputs in reproduce_toy/: results.json, results.md, heldout_accuracy.png, report/ (`s2lpo report`).
+A rerun continues where a killed one stopped (finished runs and scored checkpoints are kept).
 
-    python scripts/reproduce_toy.py                 # the experiment (about 30 minutes on 2 CPU cores)
-    python scripts/reproduce_toy.py --seeds 1 --steps 2 --quick   # a smoke run
+    python scripts/reproduce_toy.py                       # the experiment (about 25 minutes on 2 cores)
+    python scripts/reproduce_toy.py --seeds 1 --steps 4 --anneal 2 --save-every 2 --quick --arms s2lpo grpo
 """
 
 from __future__ import annotations
@@ -23,39 +26,58 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from s2lpo_cli.recipe import load_recipe  # noqa: E402
-from s2lpo_cli.reporting.training_log import load_training_log  # noqa: E402
-
-METHODS = ("S2L-PO", "GRPO")
-EXPERIMENT = ("rollout.group_size=8", "optim.prompts_per_step=16", "optim.mini_batch=16", "optim.micro_batch=64",
-              "optim.lr=1e-3", "schedule.mode=mixed")
+SCORES = "heldout_scores.json"  # per run: {checkpoint step: {"sampled": {...}, "greedy": {...}}}
 
 
-def s2lpo(args: list[str], cwd: Path) -> None:
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    label: str
+    extra: tuple[str, ...]  # train flags beyond the shared settings
+    stem: str  # output.run_dir is runs/<stem>_seed<N>; `--baseline` adds "_grpo" to the folder
+
+    def output_dir(self, seed: int) -> str:
+        return f"runs/{self.stem}seed{seed}"
+
+    def folder(self, seed: int) -> str:
+        return self.output_dir(seed) + ("_grpo" if "--baseline" in self.extra else "")
+
+
+def arms(hot_temperature: float) -> dict[str, Arm]:
+    return {
+        "s2lpo": Arm("s2lpo", "S2L-PO", (), ""),
+        "grpo": Arm("grpo", "GRPO", ("--baseline",), ""),
+        "grpo_hot": Arm("grpo_hot", f"GRPO T={hot_temperature:g}",
+                        ("--baseline", "--set", f"rollout.temperature={hot_temperature}"), "hot_"),
+    }
+
+
+def s2lpo_cmd() -> str:
     exe = Path(sys.executable).parent / "s2lpo"
-    print(f"\n$ s2lpo {shlex.join(args)}", file=sys.stderr, flush=True)
-    proc = subprocess.run([str(exe) if exe.is_file() else "s2lpo", *args], cwd=cwd)
+    return str(exe) if exe.is_file() else "s2lpo"
+
+
+def run_cli(args: list[str], cwd: Path, log: Path | None = None) -> None:
+    print(f"$ s2lpo {shlex.join(args)}", file=sys.stderr, flush=True)
+    if log is None:
+        proc = subprocess.run([s2lpo_cmd(), *args], cwd=cwd)
+    else:
+        with log.open("a") as fh:
+            proc = subprocess.run([s2lpo_cmd(), *args], cwd=cwd, stdout=fh, stderr=subprocess.STDOUT)
     if proc.returncode:
-        sys.exit(f"reproduce-toy stopped: `s2lpo {shlex.join(args)}` exited with {proc.returncode} (in {cwd})")
+        where = f" (log: {log})" if log else ""
+        sys.exit(f"reproduce-toy stopped: `s2lpo {shlex.join(args)}` exited with {proc.returncode}{where}")
 
 
-def shown_path(path: Path, cwd: Path) -> str:
-    """`path` as the commands show it: relative to the folder they run in when that stays short."""
-    rel = os.path.relpath(path, cwd)
-    return rel if rel.count("..") <= 2 else str(path)
-
-
-def run_dir(seed: int, method: str) -> str:
-    return f"runs/seed{seed}" + ("_grpo" if method == "GRPO" else "")
-
-
-# ------------------------------------------------------------------ held-out accuracy of every checkpoint
+# ------------------------------------------------------------------ held-out accuracy of a checkpoint
 
 
 def checkpoints(run: Path) -> list[tuple[int, Path]]:
@@ -67,143 +89,187 @@ def checkpoints(run: Path) -> list[tuple[int, Path]]:
     return found
 
 
-class HeldoutScorer:
-    """Greedy held-out accuracy of a model folder, cached in a JSON file (a rerun does not redo it)."""
+def score_model(model_dir: Path, heldout: list[dict[str, str]], k: int, seed: int = 1234) -> dict[str, Any]:
+    """Held-out accuracy per family: mean over k samples at temperature 1, and greedy."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    def __init__(self, tiny_dir: Path, cache: Path) -> None:
-        from s2lpo_cli.engines.loading import load_tokenizer
+    from s2lpo_cli.tiny.accuracy import is_correct, sample_responses
 
-        rows = [json.loads(line) for line in (tiny_dir / "data" / "heldout.jsonl").read_text().splitlines() if line]
-        self.questions = [r["question"] for r in rows]
-        self.answers = [r["answer"] for r in rows]
-        self.families = [r.get("family", "all") for r in rows]
-        self.tokenizer = load_tokenizer(str(tiny_dir / "target"))
-        self.cache_path = cache
-        self.cache: dict[str, dict[str, float]] = json.loads(cache.read_text()) if cache.is_file() else {}
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    questions = [r["question"] for r in heldout]
 
-    def score(self, model_dir: Path) -> dict[str, float]:
-        key = f"{model_dir}@{(model_dir / 'model.safetensors').stat().st_mtime_ns}"  # a rebuilt model is rescored
-        if key not in self.cache:
-            import torch
-            from transformers import AutoModelForCausalLM
+    def by_family(responses: list[str]) -> dict[str, float]:
+        right: dict[str, list[bool]] = {}
+        for i, response in enumerate(responses):
+            row = heldout[i % len(heldout)]
+            ok = is_correct(response, row["answer"])
+            right.setdefault("all", []).append(ok)
+            right.setdefault(row.get("family", "all"), []).append(ok)
+        return {name: sum(oks) / len(oks) for name, oks in sorted(right.items())}
 
-            from s2lpo_cli.tiny.accuracy import is_correct, sample_responses
+    sampled = sample_responses(model, tokenizer, questions * k, temperature=1.0, seed=seed, batch_size=256)
+    greedy = sample_responses(model, tokenizer, questions, temperature=0.0, batch_size=256)
+    return {"sampled": by_family(sampled), "greedy": by_family(greedy)}
 
-            model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-            responses = sample_responses(model, self.tokenizer, self.questions, temperature=0.0, max_new_tokens=32)
-            right: dict[str, list[bool]] = {}
-            for response, answer, family in zip(responses, self.answers, self.families, strict=True):
-                ok = is_correct(response, answer)
-                right.setdefault("all", []).append(ok)
-                right.setdefault(family, []).append(ok)
-            self.cache[key] = {name: sum(oks) / len(oks) for name, oks in sorted(right.items())}
-            tmp = self.cache_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.cache, indent=1))
-            os.replace(tmp, self.cache_path)
-        return self.cache[key]
+
+def score_run(work: Path, run: str, k: int) -> None:
+    """Score every checkpoint of `run` not scored yet (kept in the run's heldout_scores.json)."""
+    from s2lpo_cli.atomic import write_text_atomic
+    from s2lpo_cli.training.threads import TrainerRegistry, apply_threads
+
+    folder = work / run
+    path = folder / SCORES
+    scores = json.loads(path.read_text()) if path.is_file() else {}
+    heldout = [json.loads(line) for line in (work / "tiny_models/data/heldout.jsonl").read_text().splitlines() if line]
+    with TrainerRegistry() as registry:  # side by side with trainers: take a fair share of the cores
+        for step, model_dir in checkpoints(folder):
+            if str(step) not in scores:
+                apply_threads(registry)
+                scores[str(step)] = score_model(model_dir, heldout, k)
+                write_text_atomic(path, json.dumps(scores, indent=1) + "\n")
+
+
+def score_base(work: Path, k: int) -> dict[str, Any]:
+    path = work / "base_scores.json"
+    if not path.is_file():
+        heldout = [json.loads(line) for line in (work / "tiny_models/data/heldout.jsonl").read_text().splitlines()
+                   if line]
+        path.write_text(json.dumps(score_model(work / "tiny_models" / "target", heldout, k), indent=1) + "\n")
+    return json.loads(path.read_text())
 
 
 # ------------------------------------------------------------------ aggregation
 
 
-def mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
-    xs = [v for v in values if v is not None]
-    if not xs:
-        return None, None
-    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def fmt(pair: tuple[float | None, float | None], pct: bool = False, digits: int = 3) -> str:
-    m, s = pair
-    if m is None:
-        return "—"
-    return f"{100 * m:.1f} ± {100 * s:.1f}" if pct else f"{m:.{digits}f} ± {s:.{digits}f}"
+def collect(work: Path, chosen: list[Arm], seeds: list[int], base: dict[str, Any]) -> dict[str, Any]:
+    from s2lpo_cli.training import metrics as metrics_file
 
-
-def collect(work: Path, seeds: list[int], steps: int, scorer: HeldoutScorer, base_acc: dict[str, float]) -> dict:
-    per_method: dict[str, Any] = {}
-    for method in METHODS:
-        runs = []
+    out: dict[str, Any] = {}
+    for arm in chosen:
+        by_step: dict[str, list[float]] = {"0": [base["sampled"]["all"]] * len(seeds)}
+        greedy_by_step: dict[str, list[float]] = {"0": [base["greedy"]["all"]] * len(seeds)}
+        family_final: dict[str, list[float]] = {}
+        tokens, reward_target = [], []
         for seed in seeds:
-            folder = work / run_dir(seed, method)
-            log = load_training_log(folder)
-            acc = {0: base_acc} | {step: scorer.score(path) for step, path in checkpoints(folder)}
-            runs.append({
-                "seed": seed,
-                "reward": {s.step: s.reward_mean for s in log.steps},
-                "reward_target": {s.step: s.reward_target for s in log.steps},
-                "heldout": {step: a["all"] for step, a in acc.items()},
-                "heldout_by_family": acc[max(acc)],
-                "target_tokens": sum(s.target_tokens or 0 for s in log.steps),
-                "train_time_s": sum(s.step_time_s or 0 for s in log.steps),
-            })
-        table = []
-        for step in range(0, steps + 1):
-            table.append({
-                "step": step,
-                "reward": mean_std([r["reward"].get(step) for r in runs]),
-                "reward_target": mean_std([r["reward_target"].get(step) for r in runs]),
-                "heldout": mean_std([r["heldout"].get(step) for r in runs]),
-            })
-        families = sorted(runs[0]["heldout_by_family"])
-        per_method[method] = {
-            "runs": runs,
-            "per_step": table,
-            "target_tokens": mean_std([r["target_tokens"] for r in runs]),
-            "train_time_s": mean_std([r["train_time_s"] for r in runs]),
-            "final_heldout_by_family": {f: mean_std([r["heldout_by_family"].get(f) for r in runs]) for f in families},
+            folder = work / arm.folder(seed)
+            scores = json.loads((folder / SCORES).read_text())
+            for step in sorted(scores, key=int):
+                by_step.setdefault(step, []).append(scores[step]["sampled"]["all"])
+                greedy_by_step.setdefault(step, []).append(scores[step]["greedy"]["all"])
+            last = scores[max(scores, key=int)]["sampled"]
+            for family, acc in last.items():
+                family_final.setdefault(family, []).append(acc)
+            rows = metrics_file.read(folder / "metrics.jsonl")
+            tokens.append(sum(r["target_tokens"] for r in rows))
+            reward_target.append([r["reward_target"] for r in rows])
+        final_step = max(by_step, key=int)
+        out[arm.name] = {
+            "label": arm.label,
+            "seeds": seeds,
+            "heldout_acc_final": by_step[final_step],
+            "heldout_acc_by_step": by_step,
+            "heldout_greedy_by_step": greedy_by_step,
+            "heldout_acc_final_by_family": family_final,
+            "target_tokens": tokens,
+            "reward_target_by_step": reward_target,
         }
-    return per_method
+    return out
 
 
-def markdown(results: dict, seeds: list[int], settings: str, base_acc: dict[str, float]) -> str:
-    s2l, grpo = results["S2L-PO"], results["GRPO"]
+def fmt(values: list[float]) -> str:
+    m, s = mean_sd(values)
+    return f"{100 * m:.1f} ± {100 * s:.1f}"
+
+
+def verdict(results: dict[str, Any], base: float) -> list[str]:
+    """Plain sentences computed from the numbers: each arm against the base, S2L-PO against GRPO."""
+    lines = []
+    for name, arm in results["arms"].items():
+        m, s = mean_sd(arm["heldout_acc_final"])
+        above = "more" if m - 2 * s > base else "not more"
+        lines.append(f"{arm['label']}: final held-out accuracy {100 * m:.1f} ± {100 * s:.1f}% vs base "
+                     f"{100 * base:.1f}%, a change of {100 * (m - base):+.1f} points; mean − 2 sd is {above} "
+                     "than the base.")
+    arms_ = results["arms"]
+    if "s2lpo" in arms_ and "grpo" in arms_:
+        (ms, ss), (mg, sg) = mean_sd(arms_["s2lpo"]["heldout_acc_final"]), mean_sd(arms_["grpo"]["heldout_acc_final"])
+        diff = ms - mg
+        spread = max(ss, sg)
+        beyond = "larger" if abs(diff) > 2 * spread else "not larger"
+        lines.append(f"S2L-PO − GRPO at the last step: {100 * diff:+.1f} points, {beyond} than twice the larger "
+                     f"seed sd ({100 * spread:.1f}).")
+        ts, tg = statistics.fmean(arms_["s2lpo"]["target_tokens"]), statistics.fmean(arms_["grpo"]["target_tokens"])
+        lines.append(f"Target-generated tokens: S2L-PO {ts:,.0f}, GRPO {tg:,.0f} ({100 * (ts / tg - 1):+.0f}%).")
+    return lines
+
+
+def markdown(results: dict[str, Any]) -> str:
+    arms_ = results["arms"]
+    names = list(arms_)
+    base = results["base"]
+    steps = sorted(arms_[names[0]]["heldout_acc_by_step"], key=int)
     lines = [
-        f"S2L-PO vs GRPO on the synthetic task, tiny models, seeds {', '.join(map(str, seeds))} "
-        f"(mean ± std over seeds). {settings}",
+        "Held-out accuracy (%), mean ± sd over seeds "
+        f"{', '.join(map(str, results['settings']['seeds']))}: mean over {results['settings']['k']} samples per "
+        "question at temperature 1 (greedy in parentheses); step 0 is the untrained target.",
         "",
-        "| step | reward S2L-PO | reward GRPO | target-part reward S2L-PO | held-out acc S2L-PO (%) | held-out acc GRPO (%) |",
-        "|---|---|---|---|---|---|",
+        "| step | " + " | ".join(arms_[n]["label"] for n in names) + " |",
+        "|---|" + "---|" * len(names),
     ]
-    for a, b in zip(s2l["per_step"], grpo["per_step"], strict=True):
-        lines.append(f"| {a['step']} | {fmt(a['reward'])} | {fmt(b['reward'])} | {fmt(a['reward_target'])} | "
-                     f"{fmt(a['heldout'], pct=True)} | {fmt(b['heldout'], pct=True)} |")
-    lines += [
-        "",
-        "| | S2L-PO | GRPO |",
-        "|---|---|---|",
-        f"| target-generated tokens (whole run) | {fmt(s2l['target_tokens'], digits=0)} | {fmt(grpo['target_tokens'], digits=0)} |",
-        f"| training time, s | {fmt(s2l['train_time_s'], digits=0)} | {fmt(grpo['train_time_s'], digits=0)} |",
-    ]
-    for family in s2l["final_heldout_by_family"]:
-        if family == "all":
-            continue
-        lines.append(f"| final held-out acc, {family} (%) (base target {100 * base_acc.get(family, 0):.1f}) | "
-                     f"{fmt(s2l['final_heldout_by_family'][family], pct=True)} | "
-                     f"{fmt(grpo['final_heldout_by_family'][family], pct=True)} |")
+    for step in steps:
+        cells = [f"{fmt(arms_[n]['heldout_acc_by_step'][step])} ({fmt(arms_[n]['heldout_greedy_by_step'][step])})"
+                 for n in names]
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    lines += ["", "| final, by family (%) | base | " + " | ".join(arms_[n]["label"] for n in names) + " |",
+              "|---|---|" + "---|" * len(names)]
+    for family in sorted(base["sampled"]):
+        cells = [fmt(arms_[n]["heldout_acc_final_by_family"].get(family, [0.0])) for n in names]
+        lines.append(f"| {family} | {100 * base['sampled'][family]:.1f} | " + " | ".join(cells) + " |")
+    tokens = [f"{statistics.fmean(arms_[n]['target_tokens']):,.0f}" for n in names]
+    lines += ["", "| target-generated tokens, whole run | " + " | ".join(tokens) + " |",
+              "|---|" + "---|" * len(names), "", *verdict(results, base["sampled"]["all"])]
     return "\n".join(lines) + "\n"
 
 
-def plot(results: dict, path: Path) -> None:
+def plot(results: dict[str, Any], path: Path, window: int = 10) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for i, method in enumerate(METHODS):
-        rows = results[method]["per_step"]
-        for ax, key, label in ((axes[0], "reward", "training reward (whole group)"),
-                               (axes[1], "heldout", "held-out accuracy, greedy")):
-            pts = [(r["step"], *r[key]) for r in rows if r[key][0] is not None]
-            x, m, s = [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
-            ax.plot(x, m, "-o", color=f"C{i}", markersize=4, label=method)
-            ax.fill_between(x, [a - b for a, b in zip(m, s, strict=True)], [a + b for a, b in zip(m, s, strict=True)],
-                            color=f"C{i}", alpha=0.2)
-            ax.set(xlabel="step", ylabel=label)
-            ax.grid(alpha=0.3)
-            ax.legend()
-    fig.suptitle("S2L-PO vs GRPO, tiny models (mean ± std over seeds)")
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for i, (name, arm) in enumerate(results["arms"].items()):
+        color = f"C{i}"
+        steps = sorted(arm["heldout_acc_by_step"], key=int)
+        x = [int(s) for s in steps]
+        m = [100 * mean_sd(arm["heldout_acc_by_step"][s])[0] for s in steps]
+        sd = [100 * mean_sd(arm["heldout_acc_by_step"][s])[1] for s in steps]
+        axes[0].plot(x, m, "-o", color=color, markersize=3, label=arm["label"])
+        axes[0].fill_between(x, [a - b for a, b in zip(m, sd, strict=True)], [a + b for a, b in zip(m, sd, strict=True)],
+                             color=color, alpha=0.2)
+        curves = [[v for v in seed_rewards] for seed_rewards in arm["reward_target_by_step"]]
+        n = min(len(c) for c in curves)
+        per_step = [[c[t] for c in curves if c[t] is not None] for t in range(n)]
+        smooth, xs = [], []
+        for t in range(n):
+            vals = [v for vs in per_step[max(0, t - window + 1): t + 1] for v in vs]
+            if vals:
+                xs.append(t + 1)
+                smooth.append(statistics.fmean(vals))
+        axes[1].plot(xs, smooth, color=color, label=f"{arm['label']} (rolling mean of {window} steps)")
+    axes[0].set(xlabel="step", ylabel="held-out accuracy, % (mean of samples at T=1)",
+                title="held-out accuracy, mean ± sd over seeds")
+    axes[1].set(xlabel="step", ylabel="reward of the target's own responses",
+                title="training reward, target responses only")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -212,54 +278,82 @@ def plot(results: dict, path: Path) -> None:
 # ------------------------------------------------------------------ the experiment
 
 
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=REPO / "reproduce_toy", help="work folder (default: reproduce_toy/)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per arm (default 3)")
+    p.add_argument("--steps", type=int, default=100, help="training steps (default 100)")
+    p.add_argument("--anneal", type=int, default=50, help="N: steps over which alpha falls 1 -> 0 (default 50)")
+    p.add_argument("--save-every", type=int, default=10, help="checkpoint (and score) every N steps (default 10)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: recipes/tiny.yaml's)")
+    p.add_argument("--arms", nargs="+", default=["s2lpo", "grpo", "grpo_hot"], choices=["s2lpo", "grpo", "grpo_hot"])
+    p.add_argument("--hot-temperature", type=float, default=1.3, help="temperature of the grpo_hot arm")
+    p.add_argument("--k", type=int, default=8, help="held-out samples per question (default 8)")
+    p.add_argument("--jobs", type=int, default=None, help="runs side by side (default: one per core)")
+    p.add_argument("--quick", action="store_true", help="quick tiny warm-up (smoke runs only)")
+    p.add_argument("--score-run", help=argparse.SUPPRESS)  # internal: score one run's checkpoints
+    return p.parse_args()
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=REPO / "reproduce_toy", help="work folder (default: reproduce_toy/)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per method (default 3)")
-    parser.add_argument("--steps", type=int, default=8, help="logical training steps (default 8)")
-    parser.add_argument("--anneal", type=int, default=4, help="N: steps over which alpha falls 1 -> 0 (default 4)")
-    parser.add_argument("--prompts", type=int, default=64, help="training prompts (data.limit; default 64)")
-    parser.add_argument("--quick", action="store_true", help="quick tiny warm-up (smoke runs only)")
-    args = parser.parse_args()
+    args = parse_args()
     work = args.out.resolve()
+    if args.score_run:
+        score_run(work, args.score_run, args.k)
+        return
+    from s2lpo_cli.recipe import load_recipe
+    from s2lpo_cli.training.threads import cores
+
     work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    recipe = shown_path(REPO / "recipes" / "tiny.yaml", work)
+    recipe_path = REPO / "recipes" / "tiny.yaml"
+    recipe = os.path.relpath(recipe_path, work)
     anneal = min(args.anneal, args.steps)
-    # Every setting the comparison depends on is pinned here, not taken from the shipped recipe's defaults.
-    sets = [f"data.limit={args.prompts}", f"schedule.total_steps={args.steps}", f"schedule.anneal_steps={anneal}",
-            *EXPERIMENT, "output.save_every=1"]
+    # Every setting the comparison depends on is pinned here or printed into results.json.
+    sets = [f"schedule.total_steps={args.steps}", f"schedule.anneal_steps={anneal}",
+            f"output.save_every={args.save_every}", "output.logger=[jsonl]", "schedule.mode=mixed",
+            *([f"optim.lr={args.lr}"] if args.lr else [])]
     set_args = [a for s in sets for a in ("--set", s)]
     seeds = list(range(args.seeds))
+    chosen = [arms(args.hot_temperature)[name] for name in args.arms]
+    jobs = args.jobs or cores()
 
     if not (work / "tiny_models" / "build.json").is_file():
-        s2lpo(["tiny", "init", "tiny_models", *(["--quick"] if args.quick else []), "--force"], work)
-    s2lpo(["sample", "--explorer", "tiny_models/explorer", "--recipe", recipe, *set_args], work)
-    for seed in seeds:
-        for method in METHODS:
-            extra = ["--baseline"] if method == "GRPO" else []
-            s2lpo(["train", recipe, *set_args, "--set", f"optim.seed={seed}",
-                   "--set", f"output.run_dir={run_dir(seed, 'S2L-PO')}", *extra], work)
+        run_cli(["tiny", "init", "tiny_models", *(["--quick"] if args.quick else []), "--force"], work)
+    if any(a.name == "s2lpo" for a in chosen):
+        run_cli(["sample", "--explorer", "tiny_models/explorer", "--recipe", recipe, *set_args], work)
+    base = score_base(work, args.k)
 
-    print("\nheld-out accuracy of every checkpoint (greedy, all held-out questions) ...", file=sys.stderr, flush=True)
-    scorer = HeldoutScorer(work / "tiny_models", work / "heldout_accuracy.json")
-    base_acc = scorer.score(work / "tiny_models" / "target")
-    results = collect(work, seeds, args.steps, scorer, base_acc)
-    s2lpo(["report", *[run_dir(s, m) for s in seeds for m in METHODS], "--out", "report",
-           "--baseline", run_dir(0, "GRPO").split("/")[-1]], work)
+    def train_and_score(arm: Arm, seed: int) -> None:
+        run = arm.folder(seed)
+        log = work / f"{run}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        run_cli(["train", recipe, *set_args, "--set", f"optim.seed={seed}",
+                 "--set", f"output.run_dir={arm.output_dir(seed)}", *arm.extra], work, log)
+        scorer = [sys.executable, __file__, "--out", str(work), "--k", str(args.k), "--score-run", run]
+        subprocess.run(scorer, check=True)
 
-    r = load_recipe(REPO / "recipes" / "tiny.yaml", sets)
-    settings = (f"recipes/tiny.yaml: G = {r.rollout.group_size} responses per prompt, {r.optim.prompts_per_step} prompts "
-                f"per step, {args.steps} steps, N = {anneal}, {args.prompts} training prompts, lr {r.optim.lr:g}; "
-                "`make reproduce-toy`.")
-    text = markdown(results, seeds, settings, base_acc)
+    print(f"{len(chosen) * len(seeds)} runs, {jobs} at a time; logs in {work / 'runs'}", file=sys.stderr, flush=True)
+    with ThreadPoolExecutor(jobs) as pool:
+        for future in [pool.submit(train_and_score, arm, seed) for seed in seeds for arm in chosen]:
+            future.result()
+
+    results = {
+        "base": {"heldout_acc": base["sampled"]["all"], "heldout_greedy": base["greedy"]["all"],
+                 "by_family": base["sampled"]},
+        "arms": collect(work, chosen, seeds, base),
+        "settings": {"recipe": "recipes/tiny.yaml", "overrides": sets, "seeds": seeds, "k": args.k,
+                     "hot_temperature": args.hot_temperature,
+                     "resolved": load_recipe(recipe_path, sets).model_dump(mode="json")},
+    }
+    run_cli(["report", *[a.folder(s) for s in seeds for a in chosen], "--out", "report"], work)
+    text = markdown(results)
     (work / "results.md").write_text(text)
-    (work / "results.json").write_text(json.dumps({"settings": sets, "seeds": seeds, "base_heldout": base_acc,
-                                                   "results": results}, indent=1))
+    (work / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     plot(results, work / "heldout_accuracy.png")
     print("\n" + text)
-    print(f"reproduce-toy finished in {(time.monotonic() - started) / 60:.1f} min; {work / 'results.md'}, "
-          f"{work / 'heldout_accuracy.png'}, per-run report in {work / 'report' / 'report.md'}")
+    print(f"reproduce-toy finished in {(time.monotonic() - started) / 60:.1f} min: {work / 'results.md'}, "
+          f"{work / 'heldout_accuracy.png'}, runs' report in {work / 'report' / 'report.md'}")
 
 
 if __name__ == "__main__":

@@ -65,12 +65,17 @@ def pack(responses: list[Response], pad_id: int, device: torch.device) -> Batch:
     return Batch(*(x.to(device) for x in (input_ids, attention, positions, targets, mask)))
 
 
-def forward(model: Any, batch: Batch, *, entropy: str | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Per-token log-probs of the response tokens under `model`, and their entropy when asked:
-    `entropy="grad"` (part of the loss) or `"metric"` (detached, from the same logits)."""
+def forward(
+    model: Any, batch: Batch, *, entropy: str | None = None, temperature: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Per-token log-probs of the response tokens under `model` at the sampling temperature (the policy that
+    generated them, as verl's actor computes them), and their entropy when asked: `entropy="grad"` (part of
+    the loss) or `"metric"` (detached, from the same logits)."""
     logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False).logits
     index = batch.positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1])
     logits = logits.gather(1, index)
+    if temperature != 1.0:
+        logits = logits / temperature
     logp = token_logprobs(logits, batch.targets)
     if entropy is None:
         return logp, None
@@ -214,7 +219,8 @@ class Trainer:
                     idx = rows[start : start + micro]
                     chunk = [responses[i] for i in idx]
                     batch = pack(chunk, self.pad_id, dev)
-                    logp, ent = forward(self.model, batch, entropy="grad" if cfg.entropy_coef > 0 else "metric")
+                    logp, ent = forward(self.model, batch, entropy="grad" if cfg.entropy_coef > 0 else "metric",
+                                        temperature=self.recipe.rollout.temperature)
                     old_lp = logp.detach() if reuse_old else _rows(old, idx, batch.mask)
                     expl_lp = self._explorer_logprobs(chunk, batch.mask)
                     terms = ppo_loss(
@@ -266,7 +272,7 @@ class Trainer:
         for start in range(0, len(responses), micro):
             chunk = responses[start : start + micro]
             batch = pack(chunk, self.pad_id, self.device)
-            logp, _ = forward(model, batch)
+            logp, _ = forward(model, batch, temperature=self.recipe.rollout.temperature)
             out += [logp[i, : len(x.token_ids)] for i, x in enumerate(chunk)]
         model.train(was_training)
         return out

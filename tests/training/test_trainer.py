@@ -179,3 +179,22 @@ def test_split_mode_runs_explorer_then_target_steps(lm):
     assert all(m["reward_target"] is None and m["target_tokens"] == 0 for m in explorer_rows)
     assert rows[0]["reward_explorer"] == 0.5 and rows[0]["zero_var_frac"] == 0.0  # stored rewards 0,1,0,1
     assert all(m["reward_explorer"] is None and m["target_tokens"] > 0 for m in rows if m["phase"] == "target")
+
+
+def test_log_probs_are_those_of_the_tempered_policy_that_sampled(lm):
+    """At rollout.temperature T the sampler draws from softmax(logits / T): the loss must use that policy."""
+    from s2lpo_cli.training.trainer import forward, pack
+
+    load, tok = lm
+    model = load().eval()
+    responses = _responses(tok, n_groups=2, per_group=2)
+    batch = pack(responses, tok.pad_token_id, torch.device("cpu"))
+    with torch.no_grad():
+        plain, _ = forward(model, batch)
+        hot, _ = forward(model, batch, temperature=2.0)
+        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+        logits = logits.gather(1, batch.positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
+        expected = torch.log_softmax(logits / 2.0, dim=-1).gather(-1, batch.targets.unsqueeze(-1)).squeeze(-1)
+    real = batch.mask.bool()
+    assert torch.allclose(hot[real], expected[real], atol=1e-5)
+    assert not torch.allclose(hot[real], plain[real], atol=1e-3)
