@@ -190,7 +190,7 @@ def fmt(values: list[float]) -> str:
 def verdict(results: dict[str, Any], base: float) -> list[str]:
     """Plain sentences computed from the numbers: each arm against the base, S2L-PO against GRPO."""
     lines = []
-    for name, arm in results["arms"].items():
+    for arm in results["arms"].values():
         m, s = mean_sd(arm["heldout_acc_final"])
         above = "more" if m - 2 * s > base else "not more"
         lines.append(f"{arm['label']}: final held-out accuracy {100 * m:.1f} ± {100 * s:.1f}% vs base "
@@ -244,7 +244,7 @@ def plot(results: dict[str, Any], path: Path, window: int = 10) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    for i, (name, arm) in enumerate(results["arms"].items()):
+    for i, arm in enumerate(results["arms"].values()):
         color = f"C{i}"
         steps = sorted(arm["heldout_acc_by_step"], key=int)
         x = [int(s) for s in steps]
@@ -253,7 +253,7 @@ def plot(results: dict[str, Any], path: Path, window: int = 10) -> None:
         axes[0].plot(x, m, "-o", color=color, markersize=3, label=arm["label"])
         axes[0].fill_between(x, [a - b for a, b in zip(m, sd, strict=True)], [a + b for a, b in zip(m, sd, strict=True)],
                              color=color, alpha=0.2)
-        curves = [[v for v in seed_rewards] for seed_rewards in arm["reward_target_by_step"]]
+        curves = arm["reward_target_by_step"]
         n = min(len(c) for c in curves)
         per_step = [[c[t] for c in curves if c[t] is not None] for t in range(n)]
         smooth, xs = [], []
