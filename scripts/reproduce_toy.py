@@ -228,12 +228,12 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
     lines += ["", "| final, by family (%) | base | " + " | ".join(arms_[n]["label"] for n in names) + " |",
               "|---|---|" + "---|" * len(names)]
-    for family in sorted(base["sampled"]):
+    for family in sorted(base["by_family"]):
         cells = [fmt(arms_[n]["heldout_acc_final_by_family"].get(family, [0.0])) for n in names]
-        lines.append(f"| {family} | {100 * base['sampled'][family]:.1f} | " + " | ".join(cells) + " |")
+        lines.append(f"| {family} | {100 * base['by_family'][family]:.1f} | " + " | ".join(cells) + " |")
     tokens = [f"{statistics.fmean(arms_[n]['target_tokens']):,.0f}" for n in names]
     lines += ["", "| target-generated tokens, whole run | " + " | ".join(tokens) + " |",
-              "|---|" + "---|" * len(names), "", *verdict(results, base["sampled"]["all"])]
+              "|---|" + "---|" * len(names), "", *verdict(results, base["heldout_acc"])]
     return "\n".join(lines) + "\n"
 
 
@@ -346,7 +346,7 @@ def main() -> None:
                      "hot_temperature": args.hot_temperature,
                      "resolved": load_recipe(recipe_path, sets).model_dump(mode="json")},
     }
-    run_cli(["report", *[a.folder(s) for s in seeds for a in chosen], "--out", "report"], work)
+    run_cli(["report", *[a.folder(s) for s in seeds for a in chosen], "--out", "report"], work, work / "report.log")
     text = markdown(results)
     (work / "results.md").write_text(text)
     (work / "results.json").write_text(json.dumps(results, indent=1) + "\n")
