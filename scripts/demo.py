@@ -36,11 +36,13 @@ class Size:
     eval_limit: int  # questions of each benchmark
 
 
+# 30 steps of 16 prompts at the recipe's lr (1e-4), N = 10: long enough that training moves the target
+# (a shorter run is within noise of the base), short enough for a demo.
 FULL = Size(
-    recipe_set=("data.limit=64", "schedule.total_steps=8", "optim.prompts_per_step=8", "optim.mini_batch=8"),
+    recipe_set=("data.limit=160", "schedule.total_steps=30", "schedule.anneal_steps=10", "output.save_every=0"),
     tiny_init=(),
     eval_k=4,
-    eval_limit=40,
+    eval_limit=139,  # every held-out question
 )
 SMALL = Size(
     recipe_set=("data.limit=8", "schedule.total_steps=2", "schedule.anneal_steps=1", "rollout.group_size=4",
