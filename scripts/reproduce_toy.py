@@ -283,7 +283,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=REPO / "reproduce_toy", help="work folder (default: reproduce_toy/)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per arm (default 3)")
     p.add_argument("--steps", type=int, default=100, help="training steps (default 100)")
-    p.add_argument("--anneal", type=int, default=50, help="N: steps over which alpha falls 1 -> 0 (default 50)")
+    p.add_argument("--anneal", type=int, default=40, help="N: steps over which alpha falls 1 -> 0 (default 40)")
     p.add_argument("--save-every", type=int, default=10, help="checkpoint (and score) every N steps (default 10)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: recipes/tiny.yaml's)")
     p.add_argument("--arms", nargs="+", default=["s2lpo", "grpo", "grpo_hot"], choices=["s2lpo", "grpo", "grpo_hot"])
