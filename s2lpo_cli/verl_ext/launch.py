@@ -428,6 +428,19 @@ def collect(run_dir: Path, recipe: Recipe) -> None:
     out.print(f"{run_dir}: {steps} steps in metrics.jsonl; checkpoints: {', '.join(sorted(exposed)) or 'none'}")
 
 
+def ray_job(run_dir: Path) -> tuple[str, dict[str, Any]]:
+    """The Ray job of a run: its entrypoint and runtime environment.
+
+    The runtime environment only ships `s2lpo_cli`. Environment variables travel once, in the verl
+    command's `ray_kwargs.ray_init.runtime_env` (which reaches every actor): verl's `main_ppo` calls
+    `ray.init(runtime_env=...)` inside the job, and Ray refuses to start a driver whose runtime
+    environment sets a variable the job's also sets ("Failed to merge the Job's runtime env").
+    """
+    entrypoint = (f"PYTHON=python bash {shlex.quote(str(run_dir / 'command.sh'))} && "
+                  f"python -m s2lpo_cli.verl_ext.checkpoints {shlex.quote(str(run_dir))}")
+    return entrypoint, {"py_modules": [str(PACKAGE_DIR)]}
+
+
 def submit(recipe: Recipe, ray_address: str, run_dir: Path) -> None:
     """A Ray job that runs command.sh on the cluster, then maps verl's outputs into the run folder.
 
@@ -436,9 +449,7 @@ def submit(recipe: Recipe, ray_address: str, run_dir: Path) -> None:
     """
     from ray.job_submission import JobSubmissionClient
 
-    entrypoint = (f"PYTHON=python bash {shlex.quote(str(run_dir / 'command.sh'))} && "
-                  f"python -m s2lpo_cli.verl_ext.checkpoints {shlex.quote(str(run_dir))}")
-    runtime_env = {"py_modules": [str(PACKAGE_DIR)], "env_vars": {"VERL_FILE_LOGGER_PATH": str(run_dir / "verl" / "metrics.jsonl")}}
+    entrypoint, runtime_env = ray_job(run_dir)
     client = JobSubmissionClient(ray_address)
     job_id = client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env, submission_id=None)
     (run_dir / "verl" / "ray_job.json").write_text(json.dumps({"address": ray_address, "job_id": job_id,
