@@ -19,6 +19,8 @@ from s2lpo_cli.schedule import physical_steps
 ENTRYPOINT = "verl.trainer.main_ppo"
 REWARD_MODULE = "pkg://s2lpo_cli.verl_ext.reward"
 REWARD_FUNCTION = "compute_score"
+SAMPLER_MODULE = "pkg://s2lpo_cli.verl_ext.sampler"
+SAMPLER_CLASS = "PlannedGroupReplayBuffer"
 AGENT_NAME = "s2lpo_mix"  # the agent_name of training rows; validation rows use verl's single_turn_agent
 PROJECT_NAME = "s2lpo"
 _LOGGERS = {"console": "console", "jsonl": "file", "wandb": "wandb", "tensorboard": "tensorboard"}
@@ -160,6 +162,12 @@ def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
         ("reward.custom_reward_function.name", REWARD_FUNCTION),
         # trainer: the V1 trainer (it hands session_id and global_steps to agent loops)
         ("trainer.use_v1", True),
+        # sync: one global step's rows are generated and trained together (draws depend on it); the
+        # sampler stops the run when a group is not what the schedule planned (sampler.py)
+        ("trainer.v1.trainer_mode", "sync"),
+        ("trainer.v1.sampler.custom_sampler.path", SAMPLER_MODULE),
+        ("trainer.v1.sampler.custom_sampler.name", SAMPLER_CLASS),
+        ("++trainer.v1.sampler.sampler_kwargs", schedule_kwargs(recipe)),
         ("trainer.nnodes", e.nodes),
         ("trainer.n_gpus_per_node", e.gpus_per_node),
         ("trainer.total_epochs", 1),
@@ -212,18 +220,21 @@ def shell_script(argv: list[str], metrics: Path) -> str:
 AGENT_LOOP_CLASS = "s2lpo_cli.verl_ext.agent_loop.ExplorerMixAgentLoop"
 
 
+def schedule_kwargs(recipe: Recipe) -> dict[str, Any]:
+    """What the agent loop and the sampler need to rebuild `step_plan(recipe)`."""
+    s = recipe.schedule
+    return {"group_size": recipe.rollout.group_size, "anneal_steps": s.anneal_steps, "total_steps": s.total_steps,
+            "mode": s.mode}
+
+
 def agent_loop_config(recipe: Recipe, paths: VerlPaths) -> list[dict[str, Any]]:
     """The YAML list verl's agent-loop registry loads: name, _target_, then the loop's keyword arguments."""
-    s = recipe.schedule
     return [
         {
             "name": AGENT_NAME,
             "_target_": AGENT_LOOP_CLASS,
             "explorer_bank": str(paths.explorer_bank),
-            "group_size": recipe.rollout.group_size,
-            "anneal_steps": s.anneal_steps,
-            "total_steps": s.total_steps,
-            "mode": s.mode,
+            **schedule_kwargs(recipe),
             "presence_penalty": recipe.rollout.presence_penalty,
         }
     ]

@@ -89,3 +89,15 @@ def test_resumed_runs_keep_every_attempts_metrics(tmp_path):
     assert convert_metrics(tmp_path, recipe) == 4
     records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3, 4] and records[2]["reward_mean"] == 0.9
+
+
+def test_throughput_and_target_tokens_count_target_rows_only():
+    recipe = load_recipe("4b_8b")  # step 2: G_w = 14, G_s = 2
+    line = _verl_line(2)
+    line["data"].update({"s2lpo/target_response_tokens": 6000.0, "rollout_corr/rollout_is_mean": 1.3,
+                         "rollout_corr/rollout_is_max": 4.0})
+    record = map_metrics(line, recipe, None)
+    assert record["target_tokens"] == 6000
+    assert record["tokens_per_s"] == 6000 / 12.0  # not perf/throughput (900), which counts replayed rows
+    assert record["iw_mean"] is None and record["iw_max"] is None  # verl's IS stats mix explorer and target rows
+    assert map_metrics(_verl_line(9), recipe, None)["tokens_per_s"] == 1024 * 16 * 300 / 12.0  # on-policy fallback
