@@ -97,10 +97,49 @@ def hydra_value(value: Any) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _save_freq(recipe: Recipe, steps: int) -> int:
-    # verl saves when global_step % save_freq == 0 and always at the last step when save_freq > 0.
+def checkpoint_steps(recipe: Recipe) -> dict[int, int]:
+    """Logical step -> the verl global step that ends it, for every checkpoint the recipe asks for.
+
+    `output.save_every` counts logical steps; the run's last step is always saved.
+    """
+    s = recipe.schedule
+    plan = physical_steps(s.total_steps, s.anneal_steps, recipe.rollout.group_size, s.mode)
+    ends = {p.step: g for g, p in enumerate(plan, 1)}  # the last physical step of each logical step
     every = recipe.output.save_every
-    return every if 0 < every <= steps else steps
+    return {t: g for t, g in ends.items() if (every and t % every == 0) or g == len(plan)}
+
+
+def save_freq(recipe: Recipe) -> int | None:
+    """verl's `trainer.save_freq` that saves exactly at `checkpoint_steps`, or None when none does.
+
+    verl saves when `global_step % save_freq == 0` and at the last step. In split mode a logical step
+    spans two global steps while annealing, so most `save_every` values have no such frequency.
+    """
+    steps = total_physical_steps(recipe)
+    wanted = sorted(checkpoint_steps(recipe).values())
+    freq = wanted[0] if len(wanted) > 1 else steps
+    saved = {g for g in range(freq, steps + 1, freq)} | {steps}
+    return freq if saved == set(wanted) else None
+
+
+def save_every_problem(recipe: Recipe) -> str | None:
+    """Why verl cannot save the checkpoints `output.save_every` asks for (split mode), with values that work."""
+    if save_freq(recipe) is not None:
+        return None
+    wanted = checkpoint_steps(recipe)
+    working = [e for e in range(1, recipe.schedule.total_steps)
+               if save_freq(recipe.model_copy(update={"output": recipe.output.model_copy(update={"save_every": e})}))]
+
+    def first(values) -> str:
+        values = list(values)
+        return ", ".join(map(str, values[:4])) + (", ..." if len(values) > 4 else "")
+
+    return (
+        f"output.save_every: {recipe.output.save_every} asks for checkpoints after logical steps {first(wanted)}, "
+        f"which end at verl global steps {first(wanted.values())} in split mode; verl saves every k-th global "
+        "step and no k hits exactly those. Use save_every 0 (the final checkpoint only)"
+        + (f" or one of {first(working)}" if working else "")
+    )
 
 
 def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
@@ -172,7 +211,7 @@ def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
         ("trainer.n_gpus_per_node", e.gpus_per_node),
         ("trainer.total_epochs", 1),
         ("trainer.total_training_steps", steps),
-        ("trainer.save_freq", _save_freq(recipe, steps)),
+        ("trainer.save_freq", save_freq(recipe) or steps),  # launch refuses None
         ("trainer.test_freq", -1),
         ("trainer.val_before_train", False),
         ("trainer.project_name", PROJECT_NAME),

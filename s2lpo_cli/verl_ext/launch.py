@@ -33,6 +33,7 @@ from s2lpo_cli.verl_ext.command import (
     REWARD_MODULE,
     VerlPaths,
     agent_loop_config,
+    save_every_problem,
     shell_script,
     total_physical_steps,
     verl_command,
@@ -110,6 +111,9 @@ def with_absolute_model_path(recipe: Recipe) -> Recipe:
 
 
 def check_engine_options(recipe: Recipe, checks: Checks) -> None:
+    problem = save_every_problem(recipe)
+    if problem:
+        checks.errors.append(problem)
     if recipe.off_policy.correction == "luffy":
         checks.errors.append(
             "off_policy.correction: 'luffy' (policy shaping) has no verl implementation; "
