@@ -232,6 +232,40 @@ def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
     return overrides
 
 
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("true", "1", "yes", "on")
+
+
+# engine.overrides that would break "row r is trained at its planned global step with its planned group"
+REFUSED_OVERRIDES: dict[str, tuple[Any, str]] = {
+    "trainer.v1.trainer_mode": (lambda v: str(v) != "sync", "the async trainers generate rows of later steps with "
+                                "older weights and train them at other steps than planned; s2lpo runs verl in sync mode"),
+    "algorithm.filter_groups.enable": (_truthy, "group filtering (DAPO) evicts groups and refills the step with later "
+                                       "rows, whose explorer draws and G_w belong to another step"),
+    "trainer.v1.sampler.sync_refill_failed_groups": (_truthy, "refilling a failed group pulls a later row into the "
+                                                     "step; s2lpo stops the run on a failed group instead"),
+    "trainer.v1.sampler.custom_sampler": (lambda v: True, "s2lpo's sampler is what stops a run on a failed or "
+                                          "incomplete group (s2lpo_cli/verl_ext/sampler.py)"),
+}
+
+
+def _flatten(key: str, value: Any) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [item for k, v in value.items() for item in _flatten(f"{key}.{k}", v)]
+    return [(key, value)]
+
+
+def refused_overrides(overrides: dict[str, Any]) -> list[str]:
+    """One message per `engine.overrides` entry that would break row-to-step alignment."""
+    problems = []
+    for raw_key, raw_value in overrides.items():
+        for key, value in _flatten(raw_key.lstrip("+~"), raw_value):
+            for refused, (is_refused, why) in REFUSED_OVERRIDES.items():
+                if (key == refused or key.startswith(refused + ".")) and is_refused(value):
+                    problems.append(f"engine.overrides: {raw_key}={hydra_value(raw_value)} is refused: {why}")
+    return problems
+
+
 def verl_command(recipe: Recipe, paths: VerlPaths, python: str | None = None) -> list[str]:
     """The full argv: `python -m verl.trainer.main_ppo OVERRIDE...`."""
     return [python or sys.executable, "-m", ENTRYPOINT, *verl_overrides(recipe, paths)]

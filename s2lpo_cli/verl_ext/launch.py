@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -33,6 +34,7 @@ from s2lpo_cli.verl_ext.command import (
     REWARD_MODULE,
     VerlPaths,
     agent_loop_config,
+    refused_overrides,
     save_every_problem,
     shell_script,
     total_physical_steps,
@@ -114,6 +116,7 @@ def check_engine_options(recipe: Recipe, checks: Checks) -> None:
     problem = save_every_problem(recipe)
     if problem:
         checks.errors.append(problem)
+    checks.errors.extend(refused_overrides(recipe.engine.overrides))
     if recipe.off_policy.correction == "luffy":
         checks.errors.append(
             "off_policy.correction: 'luffy' (policy shaping) has no verl implementation; "
@@ -203,6 +206,20 @@ def check_context(recipe: Recipe, model_dir: Path | None, checks: Checks) -> Non
         )
 
 
+VERL_VERSIONS = ("0.9.1", "0.10")  # [lowest, first refused): pyproject's verl extra pins the same range
+
+
+def verl_version_problem(installed: str) -> str | None:
+    """The agent loop and the sampler rely on verl 0.9.1 internals (ct_build_initial_tokens, per-session
+    session_id, AgentLoopOutput's fields, the V1 ReplayBuffer's hooks)."""
+    from packaging.version import Version
+
+    low, high = VERL_VERSIONS
+    if Version(low) <= Version(installed) < Version(high):
+        return None
+    return f"verl {installed} is installed; s2lpo's agent loop and sampler need verl>={low},<{high}: pip install 's2lpo[verl]'"
+
+
 def check_modules(checks: Checks) -> None:
     """The modules verl will load from s2lpo: the reward function (imported) and the agent loop."""
     try:
@@ -211,8 +228,9 @@ def check_modules(checks: Checks) -> None:
     except Exception as exc:  # noqa: BLE001 - report whatever keeps verl from loading it
         checks.errors.append(f"reward module {REWARD_MODULE}: does not import ({type(exc).__name__}: {exc})")
     if importlib.util.find_spec("verl") is not None:
-        if importlib.util.find_spec("verl.experimental.agent_loop") is None:
-            checks.errors.append("verl has no experimental.agent_loop: s2lpo needs verl >= 0.9")
+        problem = verl_version_problem(importlib.metadata.version("verl"))
+        if problem:
+            checks.errors.append(problem)
         if importlib.util.find_spec("transfer_queue") is None:
             checks.errors.append("verl's V1 trainer needs TransferQueue, which is not installed: pip install 's2lpo[verl]'")
 
