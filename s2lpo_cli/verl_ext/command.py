@@ -6,6 +6,7 @@ show exactly what would run. Every value is derived from the recipe; `engine.ove
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 import sys
@@ -21,6 +22,7 @@ REWARD_MODULE = "pkg://s2lpo_cli.verl_ext.reward"
 REWARD_FUNCTION = "compute_score"
 SAMPLER_MODULE = "pkg://s2lpo_cli.verl_ext.sampler"
 SAMPLER_CLASS = "PlannedGroupReplayBuffer"
+DEFAULT_REWARD_WORKERS = 8  # verl's reward.num_workers default
 AGENT_NAME = "s2lpo_mix"  # the agent_name of training rows; validation rows use verl's single_turn_agent
 PROJECT_NAME = "s2lpo"
 _LOGGERS = {"console": "console", "jsonl": "file", "wandb": "wandb", "tensorboard": "tensorboard"}
@@ -142,6 +144,11 @@ def save_every_problem(recipe: Recipe) -> str | None:
     )
 
 
+def reward_workers(recipe: Recipe) -> int:
+    """verl's `reward.num_workers` (its default unless engine.overrides sets it), placed round-robin over the nodes."""
+    return int(recipe.engine.overrides.get("reward.num_workers", DEFAULT_REWARD_WORKERS))
+
+
 def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
     """Every Hydra override of the run, derived from the recipe; `engine.overrides` last."""
     r, o, e = recipe.rollout, recipe.optim, recipe.engine
@@ -199,6 +206,8 @@ def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
         # reward: the project's grader
         ("reward.custom_reward_function.path", REWARD_MODULE),
         ("reward.custom_reward_function.name", REWARD_FUNCTION),
+        ("++reward.custom_reward_function.reward_kwargs",
+         {"reward_workers_per_node": math.ceil(reward_workers(recipe) / e.nodes)}),
         # trainer: the V1 trainer (it hands session_id and global_steps to agent loops)
         ("trainer.use_v1", True),
         # sync: one global step's rows are generated and trained together (draws depend on it); the
