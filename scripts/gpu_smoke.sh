@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Two verl steps of S2L-PO on the tiny models, on one GPU (not run in CI).
+# Three verl steps of S2L-PO on the tiny models, on one GPU (not run in CI).
 #
-# Step 1 replays 8 stored explorer responses per prompt (alpha = 1), step 2 samples 8 from the target
-# (alpha = 0): both paths of the agent loop, the grader as reward, a checkpoint, and the mapping of
-# verl's outputs into the run folder. Needs: `make install-gpu` (vllm, verl, ray) and one CUDA GPU.
+# Step 1 replays 8 stored explorer responses per prompt (alpha = 1), step 2 mixes 4 explorer and 4
+# target responses per group (alpha = 1/2), step 3 samples 8 from the target (alpha = 0): both paths of
+# the agent loop, s2lpo's sampler (which stops the run on an incomplete group), the grader as reward,
+# checkpoints, and the mapping of verl's outputs into the run folder.
+# Needs: `make install-gpu` (vllm, verl, ray) and one CUDA GPU.
 #
 # Usage: scripts/gpu_smoke.sh [WORK_DIR]      (default: a fresh temporary folder)
 set -euo pipefail
@@ -16,7 +18,7 @@ echo "gpu_smoke: working in $WORK" >&2
 [ -f "$WORK/tiny/build.json" ] || "$S2LPO" tiny init "$WORK/tiny" --quick
 
 cat > "$WORK/smoke.yaml" <<EOF
-# gpu_smoke: tiny explorer guides the tiny target for 2 verl steps on one GPU.
+# gpu_smoke: tiny explorer guides the tiny target for 3 verl steps on one GPU.
 name: gpu_smoke
 models:
   explorer: $WORK/tiny/explorer
@@ -29,7 +31,7 @@ data:
   prompt: {enable_thinking: false, instruction: "Put the final answer in \\\\boxed{}."}
   max_prompt_tokens: 64
 rollout: {group_size: 8, max_response_tokens: 32, temperature: 1.0}
-schedule: {anneal_steps: 2, total_steps: 2, mode: mixed}
+schedule: {anneal_steps: 3, total_steps: 3, mode: mixed}
 optim: {lr: 1.0e-5, prompts_per_step: 8, mini_batch: 8, micro_batch: 8, kl: {enabled: true, coef: 0.001}}
 engine:
   kind: verl
@@ -49,13 +51,19 @@ EOF
 "$S2LPO" train "$WORK/smoke.yaml" --dry-run > "$WORK/dry_run.txt"
 "$S2LPO" train "$WORK/smoke.yaml"
 
-# What must be there afterwards: two metric lines in our keys, the explorer step first, a final HF model.
+# What must be there afterwards: three metric lines in our keys (explorer-only, mixed, on-policy), the
+# sampler's per-group counts in verl's log, checkpoints at logical steps 2 and 3, a final HF model.
 python - "$WORK/run" <<'EOF'
 import json, pathlib, sys
 run = pathlib.Path(sys.argv[1])
 lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-assert [(m["step"], m["g_w"], m["g_s"]) for m in lines] == [(1, 8, 0), (2, 0, 8)], lines
+assert [(m["step"], m["g_w"], m["g_s"]) for m in lines] == [(1, 8, 0), (2, 4, 4), (3, 0, 8)], lines
 assert all(m["reward_mean"] is not None and m["loss"] is not None for m in lines), lines
+assert lines[0]["target_tokens"] == 0 and all(m["target_tokens"] > 0 and m["tokens_per_s"] for m in lines[1:]), lines
+verl = [json.loads(x)["data"] for x in (run / "verl" / "metrics.jsonl").read_text().splitlines() if x.strip()]
+counts = [(d["s2lpo/explorer_responses"], d["s2lpo/target_responses"]) for d in verl if "s2lpo/groups" in d]
+assert counts == [(64, 0), (32, 32), (0, 64)], counts
+assert (run / "checkpoints" / "step_0002" / "config.json").is_file(), "no checkpoint at logical step 2"
 assert (run / "final" / "config.json").is_file(), "no HF model in final/"
 print("gpu_smoke: OK", json.dumps(lines[-1]))
 EOF

@@ -9,8 +9,10 @@ Metrics: verl's file logger writes `{"step": N, "data": {...}}` per global step 
 `<run>/verl/metrics.jsonl`; each line becomes one line of `<run>/metrics.jsonl` in the project's keys.
 verl logs one score and one response length over the whole step; with the launch's per-step record
 of the replayed explorer responses (`explorer_steps.json`: count, tokens, stored reward) they split
-into reward_explorer, reward_target and target_tokens. adv_std and zero_var_frac are null (verl
-does not log them).
+into reward_explorer and reward_target. target_tokens and tokens_per_s come from the target's rows
+only, as the sampler counted them (`s2lpo/target_response_tokens`, see sampler.py): verl's
+`perf/throughput` and `rollout_corr/*` mix replayed explorer rows with generated ones, so they are
+not used. adv_std, zero_var_frac, iw_mean and iw_max are null (verl logs no per-source equivalent).
 """
 
 from __future__ import annotations
@@ -36,16 +38,15 @@ METRIC_SOURCES: dict[str, tuple[str, ...]] = {
     "clip_frac": ("actor/pg_clipfrac", "actor/actor/pg_clipfrac"),
     "kl": ("actor/kl_loss", "actor/actor/kl_loss"),
     "entropy": ("actor/entropy",),
-    "iw_mean": ("rollout_corr/rollout_is_mean",),
-    "iw_max": ("rollout_corr/rollout_is_max",),
     "response_len": ("response_length/mean",),
-    "tokens_per_s": ("perf/throughput",),
     "step_time_s": ("timing_s/step",),
     "loss": ("actor/pg_loss", "actor/actor/pg_loss"),
     "grad_norm": ("actor/grad_norm", "actor/actor/grad_norm"),
     "lr": ("actor/lr", "actor/actor/lr"),
 }
-UNMEASURED = ("adv_std", "zero_var_frac")
+# verl's rollout_corr/rollout_is_* weight explorer and target rows alike: not the embedded iw_* (explorer rows)
+UNMEASURED = ("adv_std", "zero_var_frac", "iw_mean", "iw_max")
+TARGET_TOKENS = "s2lpo/target_response_tokens"  # logged by the sampler from the target rows' tags
 
 
 def split_by_source(record: dict[str, Any], explorer: dict | None, prompts: int) -> dict[str, Any]:
@@ -95,6 +96,10 @@ def map_metrics(verl_line: dict[str, Any], recipe: Recipe, explorer: dict | None
     for key in UNMEASURED:
         record[key] = None
     record.update(split_by_source(record, explorer, recipe.optim.prompts_per_step))
+    if data.get(TARGET_TOKENS) is not None:
+        record["target_tokens"] = int(data[TARGET_TOKENS])
+    tokens, seconds = record["target_tokens"], record["step_time_s"]
+    record["tokens_per_s"] = tokens / seconds if tokens is not None and seconds else None
     return record
 
 

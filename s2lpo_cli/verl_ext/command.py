@@ -6,6 +6,7 @@ show exactly what would run. Every value is derived from the recipe; `engine.ove
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 import sys
@@ -19,6 +20,9 @@ from s2lpo_cli.schedule import physical_steps
 ENTRYPOINT = "verl.trainer.main_ppo"
 REWARD_MODULE = "pkg://s2lpo_cli.verl_ext.reward"
 REWARD_FUNCTION = "compute_score"
+SAMPLER_MODULE = "pkg://s2lpo_cli.verl_ext.sampler"
+SAMPLER_CLASS = "PlannedGroupReplayBuffer"
+DEFAULT_REWARD_WORKERS = 8  # verl's reward.num_workers default
 AGENT_NAME = "s2lpo_mix"  # the agent_name of training rows; validation rows use verl's single_turn_agent
 PROJECT_NAME = "s2lpo"
 _LOGGERS = {"console": "console", "jsonl": "file", "wandb": "wandb", "tensorboard": "tensorboard"}
@@ -95,10 +99,54 @@ def hydra_value(value: Any) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _save_freq(recipe: Recipe, steps: int) -> int:
-    # verl saves when global_step % save_freq == 0 and always at the last step when save_freq > 0.
+def checkpoint_steps(recipe: Recipe) -> dict[int, int]:
+    """Logical step -> the verl global step that ends it, for every checkpoint the recipe asks for.
+
+    `output.save_every` counts logical steps; the run's last step is always saved.
+    """
+    s = recipe.schedule
+    plan = physical_steps(s.total_steps, s.anneal_steps, recipe.rollout.group_size, s.mode)
+    ends = {p.step: g for g, p in enumerate(plan, 1)}  # the last physical step of each logical step
     every = recipe.output.save_every
-    return every if 0 < every <= steps else steps
+    return {t: g for t, g in ends.items() if (every and t % every == 0) or g == len(plan)}
+
+
+def save_freq(recipe: Recipe) -> int | None:
+    """verl's `trainer.save_freq` that saves exactly at `checkpoint_steps`, or None when none does.
+
+    verl saves when `global_step % save_freq == 0` and at the last step. In split mode a logical step
+    spans two global steps while annealing, so most `save_every` values have no such frequency.
+    """
+    steps = total_physical_steps(recipe)
+    wanted = sorted(checkpoint_steps(recipe).values())
+    freq = wanted[0] if len(wanted) > 1 else steps
+    saved = {g for g in range(freq, steps + 1, freq)} | {steps}
+    return freq if saved == set(wanted) else None
+
+
+def save_every_problem(recipe: Recipe) -> str | None:
+    """Why verl cannot save the checkpoints `output.save_every` asks for (split mode), with values that work."""
+    if save_freq(recipe) is not None:
+        return None
+    wanted = checkpoint_steps(recipe)
+    working = [e for e in range(1, recipe.schedule.total_steps)
+               if save_freq(recipe.model_copy(update={"output": recipe.output.model_copy(update={"save_every": e})}))]
+
+    def first(values) -> str:
+        values = list(values)
+        return ", ".join(map(str, values[:4])) + (", ..." if len(values) > 4 else "")
+
+    return (
+        f"output.save_every: {recipe.output.save_every} asks for checkpoints after logical steps {first(wanted)}, "
+        f"which end at verl global steps {first(wanted.values())} in split mode; verl saves every k-th global "
+        "step and no k hits exactly those. Use save_every 0 (the final checkpoint only)"
+        + (f" or one of {first(working)}" if working else "")
+    )
+
+
+def reward_workers(recipe: Recipe) -> int:
+    """verl's `reward.num_workers` (its default unless engine.overrides sets it), placed round-robin over the nodes."""
+    return int(recipe.engine.overrides.get("reward.num_workers", DEFAULT_REWARD_WORKERS))
 
 
 def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
@@ -158,13 +206,21 @@ def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
         # reward: the project's grader
         ("reward.custom_reward_function.path", REWARD_MODULE),
         ("reward.custom_reward_function.name", REWARD_FUNCTION),
+        ("++reward.custom_reward_function.reward_kwargs",
+         {"reward_workers_per_node": math.ceil(reward_workers(recipe) / e.nodes)}),
         # trainer: the V1 trainer (it hands session_id and global_steps to agent loops)
         ("trainer.use_v1", True),
+        # sync: one global step's rows are generated and trained together (draws depend on it); the
+        # sampler stops the run when a group is not what the schedule planned (sampler.py)
+        ("trainer.v1.trainer_mode", "sync"),
+        ("trainer.v1.sampler.custom_sampler.path", SAMPLER_MODULE),
+        ("trainer.v1.sampler.custom_sampler.name", SAMPLER_CLASS),
+        ("++trainer.v1.sampler.sampler_kwargs", schedule_kwargs(recipe)),
         ("trainer.nnodes", e.nodes),
         ("trainer.n_gpus_per_node", e.gpus_per_node),
         ("trainer.total_epochs", 1),
         ("trainer.total_training_steps", steps),
-        ("trainer.save_freq", _save_freq(recipe, steps)),
+        ("trainer.save_freq", save_freq(recipe) or steps),  # launch refuses None
         ("trainer.test_freq", -1),
         ("trainer.val_before_train", False),
         ("trainer.project_name", PROJECT_NAME),
@@ -183,6 +239,40 @@ def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
     overrides = [f"{key}={hydra_value(value)}" for key, value in pairs]
     overrides += [f"{key}={hydra_value(value)}" for key, value in e.overrides.items()]
     return overrides
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("true", "1", "yes", "on")
+
+
+# engine.overrides that would break "row r is trained at its planned global step with its planned group"
+REFUSED_OVERRIDES: dict[str, tuple[Any, str]] = {
+    "trainer.v1.trainer_mode": (lambda v: str(v) != "sync", "the async trainers generate rows of later steps with "
+                                "older weights and train them at other steps than planned; s2lpo runs verl in sync mode"),
+    "algorithm.filter_groups.enable": (_truthy, "group filtering (DAPO) evicts groups and refills the step with later "
+                                       "rows, whose explorer draws and G_w belong to another step"),
+    "trainer.v1.sampler.sync_refill_failed_groups": (_truthy, "refilling a failed group pulls a later row into the "
+                                                     "step; s2lpo stops the run on a failed group instead"),
+    "trainer.v1.sampler.custom_sampler": (lambda v: True, "s2lpo's sampler is what stops a run on a failed or "
+                                          "incomplete group (s2lpo_cli/verl_ext/sampler.py)"),
+}
+
+
+def _flatten(key: str, value: Any) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [item for k, v in value.items() for item in _flatten(f"{key}.{k}", v)]
+    return [(key, value)]
+
+
+def refused_overrides(overrides: dict[str, Any]) -> list[str]:
+    """One message per `engine.overrides` entry that would break row-to-step alignment."""
+    problems = []
+    for raw_key, raw_value in overrides.items():
+        for key, value in _flatten(raw_key.lstrip("+~"), raw_value):
+            for refused, (is_refused, why) in REFUSED_OVERRIDES.items():
+                if (key == refused or key.startswith(refused + ".")) and is_refused(value):
+                    problems.append(f"engine.overrides: {raw_key}={hydra_value(raw_value)} is refused: {why}")
+    return problems
 
 
 def verl_command(recipe: Recipe, paths: VerlPaths, python: str | None = None) -> list[str]:
@@ -212,18 +302,21 @@ def shell_script(argv: list[str], metrics: Path) -> str:
 AGENT_LOOP_CLASS = "s2lpo_cli.verl_ext.agent_loop.ExplorerMixAgentLoop"
 
 
+def schedule_kwargs(recipe: Recipe) -> dict[str, Any]:
+    """What the agent loop and the sampler need to rebuild `step_plan(recipe)`."""
+    s = recipe.schedule
+    return {"group_size": recipe.rollout.group_size, "anneal_steps": s.anneal_steps, "total_steps": s.total_steps,
+            "mode": s.mode}
+
+
 def agent_loop_config(recipe: Recipe, paths: VerlPaths) -> list[dict[str, Any]]:
     """The YAML list verl's agent-loop registry loads: name, _target_, then the loop's keyword arguments."""
-    s = recipe.schedule
     return [
         {
             "name": AGENT_NAME,
             "_target_": AGENT_LOOP_CLASS,
             "explorer_bank": str(paths.explorer_bank),
-            "group_size": recipe.rollout.group_size,
-            "anneal_steps": s.anneal_steps,
-            "total_steps": s.total_steps,
-            "mode": s.mode,
+            **schedule_kwargs(recipe),
             "presence_penalty": recipe.rollout.presence_penalty,
         }
     ]

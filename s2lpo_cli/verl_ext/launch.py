@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -33,6 +34,8 @@ from s2lpo_cli.verl_ext.command import (
     REWARD_MODULE,
     VerlPaths,
     agent_loop_config,
+    refused_overrides,
+    save_every_problem,
     shell_script,
     total_physical_steps,
     verl_command,
@@ -110,6 +113,10 @@ def with_absolute_model_path(recipe: Recipe) -> Recipe:
 
 
 def check_engine_options(recipe: Recipe, checks: Checks) -> None:
+    problem = save_every_problem(recipe)
+    if problem:
+        checks.errors.append(problem)
+    checks.errors.extend(refused_overrides(recipe.engine.overrides))
     if recipe.off_policy.correction == "luffy":
         checks.errors.append(
             "off_policy.correction: 'luffy' (policy shaping) has no verl implementation; "
@@ -199,6 +206,20 @@ def check_context(recipe: Recipe, model_dir: Path | None, checks: Checks) -> Non
         )
 
 
+VERL_VERSIONS = ("0.9.1", "0.10")  # [lowest, first refused): pyproject's verl extra pins the same range
+
+
+def verl_version_problem(installed: str) -> str | None:
+    """The agent loop and the sampler rely on verl 0.9.1 internals (ct_build_initial_tokens, per-session
+    session_id, AgentLoopOutput's fields, the V1 ReplayBuffer's hooks)."""
+    from packaging.version import Version
+
+    low, high = VERL_VERSIONS
+    if Version(low) <= Version(installed) < Version(high):
+        return None
+    return f"verl {installed} is installed; s2lpo's agent loop and sampler need verl>={low},<{high}: pip install 's2lpo[verl]'"
+
+
 def check_modules(checks: Checks) -> None:
     """The modules verl will load from s2lpo: the reward function (imported) and the agent loop."""
     try:
@@ -207,8 +228,9 @@ def check_modules(checks: Checks) -> None:
     except Exception as exc:  # noqa: BLE001 - report whatever keeps verl from loading it
         checks.errors.append(f"reward module {REWARD_MODULE}: does not import ({type(exc).__name__}: {exc})")
     if importlib.util.find_spec("verl") is not None:
-        if importlib.util.find_spec("verl.experimental.agent_loop") is None:
-            checks.errors.append("verl has no experimental.agent_loop: s2lpo needs verl >= 0.9")
+        problem = verl_version_problem(importlib.metadata.version("verl"))
+        if problem:
+            checks.errors.append(problem)
         if importlib.util.find_spec("transfer_queue") is None:
             checks.errors.append("verl's V1 trainer needs TransferQueue, which is not installed: pip install 's2lpo[verl]'")
 
@@ -428,6 +450,19 @@ def collect(run_dir: Path, recipe: Recipe) -> None:
     out.print(f"{run_dir}: {steps} steps in metrics.jsonl; checkpoints: {', '.join(sorted(exposed)) or 'none'}")
 
 
+def ray_job(run_dir: Path) -> tuple[str, dict[str, Any]]:
+    """The Ray job of a run: its entrypoint and runtime environment.
+
+    The runtime environment only ships `s2lpo_cli`. Environment variables travel once, in the verl
+    command's `ray_kwargs.ray_init.runtime_env` (which reaches every actor): verl's `main_ppo` calls
+    `ray.init(runtime_env=...)` inside the job, and Ray refuses to start a driver whose runtime
+    environment sets a variable the job's also sets ("Failed to merge the Job's runtime env").
+    """
+    entrypoint = (f"PYTHON=python bash {shlex.quote(str(run_dir / 'command.sh'))} && "
+                  f"python -m s2lpo_cli.verl_ext.checkpoints {shlex.quote(str(run_dir))}")
+    return entrypoint, {"py_modules": [str(PACKAGE_DIR)]}
+
+
 def submit(recipe: Recipe, ray_address: str, run_dir: Path) -> None:
     """A Ray job that runs command.sh on the cluster, then maps verl's outputs into the run folder.
 
@@ -436,9 +471,7 @@ def submit(recipe: Recipe, ray_address: str, run_dir: Path) -> None:
     """
     from ray.job_submission import JobSubmissionClient
 
-    entrypoint = (f"PYTHON=python bash {shlex.quote(str(run_dir / 'command.sh'))} && "
-                  f"python -m s2lpo_cli.verl_ext.checkpoints {shlex.quote(str(run_dir))}")
-    runtime_env = {"py_modules": [str(PACKAGE_DIR)], "env_vars": {"VERL_FILE_LOGGER_PATH": str(run_dir / "verl" / "metrics.jsonl")}}
+    entrypoint, runtime_env = ray_job(run_dir)
     client = JobSubmissionClient(ray_address)
     job_id = client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env, submission_id=None)
     (run_dir / "verl" / "ray_job.json").write_text(json.dumps({"address": ray_address, "job_id": job_id,

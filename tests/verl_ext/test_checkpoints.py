@@ -89,3 +89,53 @@ def test_resumed_runs_keep_every_attempts_metrics(tmp_path):
     assert convert_metrics(tmp_path, recipe) == 4
     records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3, 4] and records[2]["reward_mean"] == 0.9
+
+
+def test_throughput_and_target_tokens_count_target_rows_only():
+    recipe = load_recipe("4b_8b")  # step 2: G_w = 14, G_s = 2
+    line = _verl_line(2)
+    line["data"].update({"s2lpo/target_response_tokens": 6000.0, "rollout_corr/rollout_is_mean": 1.3,
+                         "rollout_corr/rollout_is_max": 4.0})
+    record = map_metrics(line, recipe, None)
+    assert record["target_tokens"] == 6000
+    assert record["tokens_per_s"] == 6000 / 12.0  # not perf/throughput (900), which counts replayed rows
+    assert record["iw_mean"] is None and record["iw_max"] is None  # verl's IS stats mix explorer and target rows
+    assert map_metrics(_verl_line(9), recipe, None)["tokens_per_s"] == 1024 * 16 * 300 / 12.0  # on-policy fallback
+
+
+def _saved_by_verl(run_dir, recipe) -> None:
+    """The checkpoint folders verl writes under the composed command: global_step % save_freq == 0, and the last."""
+    from s2lpo_cli.verl_ext.command import verl_overrides
+
+    from .conftest import compose_verl
+
+    cfg = compose_verl(verl_overrides(recipe, VerlPaths.for_run(run_dir)))
+    last = cfg.trainer.total_training_steps
+    for g in range(1, last + 1):
+        if g % cfg.trainer.save_freq == 0 or g == last:
+            hf = VerlPaths.for_run(run_dir).checkpoints / f"global_step_{g}" / "actor" / "huggingface"
+            hf.mkdir(parents=True)
+            (hf / "config.json").write_text("{}")
+            (hf / "model.safetensors").write_bytes(b"")
+
+
+@pytest.mark.parametrize(("mode", "save_every", "logical"), [
+    ("mixed", 4, [4, 8, 12, 16]),
+    ("split", 8, [8, 16]),   # logical 8 ends at global step 14, 16 at 22
+    ("split", 0, [16]),
+])
+def test_checkpoints_land_on_the_logical_steps_asked_for(tmp_path, mode, save_every, logical):
+    recipe = load_recipe("4b_8b", [f"schedule.mode={mode}", f"output.save_every={save_every}",
+                                   f"output.run_dir={tmp_path}"])
+    _saved_by_verl(tmp_path, recipe)
+    exposed = link_checkpoints(tmp_path, recipe, merge=False)
+    assert sorted(exposed) == ["final"] + [f"step_{t:04d}" for t in logical]
+
+
+def test_split_save_every_that_verl_cannot_hit_is_refused(tmp_path):
+    from s2lpo_cli.errors import UserError
+    from s2lpo_cli.verl_ext.launch import dry_run
+
+    recipe = load_recipe("4b_8b", ["schedule.mode=split", "output.save_every=4", f"output.run_dir={tmp_path}"])
+    with pytest.raises(UserError, match=r"logical steps 4, 8, 12, 16, which end at verl global steps 7, 14, 18, 22"):
+        dry_run(recipe)

@@ -12,9 +12,12 @@ from s2lpo_cli.recipe import load_recipe, shipped_recipes
 from s2lpo_cli.verl_ext.command import (
     AGENT_NAME,
     REWARD_MODULE,
+    SAMPLER_CLASS,
+    SAMPLER_MODULE,
     VerlPaths,
     agent_loop_config,
     hydra_value,
+    refused_overrides,
     total_physical_steps,
     verl_command,
     verl_overrides,
@@ -110,3 +113,35 @@ def test_command_snapshot_4b_8b():
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(command)
     assert command == SNAPSHOT.read_text(), "command changed; rerun with S2LPO_UPDATE_SNAPSHOTS=1 if intended"
+
+
+@pytest.mark.parametrize("override", [
+    "{trainer.v1.trainer_mode: colocate_async}",
+    "{algorithm.filter_groups.enable: true}",
+    "{algorithm.filter_groups: {enable: true, metric: acc}}",
+    "{++trainer.v1.sampler.sync_refill_failed_groups: true}",
+    "{trainer.v1.sampler.custom_sampler.path: pkg://mine}",
+])
+def test_overrides_that_break_row_to_step_alignment_are_refused(override, tmp_path):
+    from s2lpo_cli.errors import UserError
+    from s2lpo_cli.verl_ext.launch import dry_run
+
+    recipe = load_recipe("4b_8b", [f"engine.overrides={override}", f"output.run_dir={tmp_path}"])
+    assert len(refused_overrides(recipe.engine.overrides)) == 1
+    with pytest.raises(UserError, match="engine.overrides: .* is refused: "):
+        dry_run(recipe)
+
+
+def test_harmless_values_of_guarded_overrides_pass():
+    recipe = load_recipe("4b_8b", ["engine.overrides={trainer.v1.trainer_mode: sync, algorithm.filter_groups.enable: false}"])
+    assert refused_overrides(recipe.engine.overrides) == []
+    cfg = compose_verl(verl_overrides(recipe, PATHS))
+    assert cfg.trainer.v1.trainer_mode == "sync" and cfg.trainer.v1.sampler.custom_sampler.name == SAMPLER_CLASS
+
+
+def test_sampler_gets_the_schedule_the_agent_loop_gets():
+    recipe = load_recipe("4b_8b", ["schedule.mode=split"])
+    cfg = compose_verl(verl_overrides(recipe, PATHS))
+    (entry,) = agent_loop_config(recipe, PATHS)
+    assert dict(cfg.trainer.v1.sampler.sampler_kwargs) == {k: entry[k] for k in cfg.trainer.v1.sampler.sampler_kwargs}
+    assert cfg.trainer.v1.sampler.custom_sampler.path == SAMPLER_MODULE

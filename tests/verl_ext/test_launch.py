@@ -75,3 +75,16 @@ def test_store_sampled_with_another_prompt_is_refused(tiny_models, tmp_path):
     write_store(store, tiny_models, train_rows(tiny_models), n_per_prompt=40, instruction="Think hard.")
     with pytest.raises(UserError, match="another prompt"):
         dry_run(tiny_verl_recipe(tiny_models, tmp_path / "run", store))
+
+
+def test_verl_outside_the_pinned_range_is_refused():
+    import importlib.metadata
+
+    import tomllib
+
+    from s2lpo_cli.verl_ext.launch import VERL_VERSIONS, verl_version_problem
+
+    assert verl_version_problem(importlib.metadata.version("verl")) is None  # the installed one is supported
+    assert "verl>=0.9.1,<0.10" in verl_version_problem("0.9.0") and verl_version_problem("0.10.0")
+    extra = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert f"verl>={VERL_VERSIONS[0]},<{VERL_VERSIONS[1]}" in extra["verl"]

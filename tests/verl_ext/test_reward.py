@@ -10,7 +10,7 @@ from s2lpo_cli.verl_ext.command import VerlPaths, verl_overrides
 
 from .conftest import compose_verl, tiny_verl_recipe
 
-pytestmark = [pytest.mark.verl, pytest.mark.slow]
+pytestmark = pytest.mark.verl
 
 CASES = [  # (response, gold)
     ("So the sum is \\boxed{89}.", "89"),
@@ -21,6 +21,7 @@ CASES = [  # (response, gold)
 ]
 
 
+@pytest.mark.slow
 def test_verl_reward_manager_returns_the_graders_verdicts(tiny_models, tmp_path):
     from transformers import AutoTokenizer
     from verl import DataProto
@@ -50,3 +51,43 @@ def test_verl_reward_manager_returns_the_graders_verdicts(tiny_models, tmp_path)
         verdicts = grader.grade(CASES)
     assert scores == [1.0 if v.correct else 0.0 for v in verdicts]
     assert scores[:3] == [1.0, 0.0, 0.0]
+
+
+def test_pool_is_the_nodes_cpus_shared_among_its_reward_workers():
+    from s2lpo_cli.recipe import load_recipe
+    from s2lpo_cli.verl_ext.reward import pool_size
+
+    assert pool_size(8, cpus=128) == 16 and pool_size(8, cpus=4) == 1 and pool_size(0, cpus=4) == 4
+    two_nodes = load_recipe("4b_8b", ["engine.nodes=2", "engine.overrides={reward.num_workers: 6}"])
+    cfg = compose_verl(verl_overrides(two_nodes, VerlPaths.for_run("/RUN")))
+    assert cfg.reward.custom_reward_function.reward_kwargs.reward_workers_per_node == 3 and cfg.reward.num_workers == 6
+
+
+def test_concurrent_calls_are_awaited_by_verl_and_graded_in_batches(monkeypatch, tmp_path):
+    import asyncio
+    import inspect
+
+    from s2lpo_cli.recipe import load_recipe
+    from s2lpo_cli.verl_ext import reward
+
+    cfg = compose_verl(verl_overrides(load_recipe("4b_8b"), VerlPaths.for_run(tmp_path)))
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+
+    fn = get_custom_reward_fn(cfg)  # what verl's reward manager calls: a coroutine, so it awaits it (no thread pool)
+    assert inspect.iscoroutinefunction(fn)
+    monkeypatch.setattr(reward, "_pool", None)
+    monkeypatch.setattr(reward, "default_workers", lambda: 2)
+    batches = []
+    grade = reward.Grader.grade
+    monkeypatch.setattr(reward.Grader, "grade", lambda self, pairs, *a: batches.append(len(pairs)) or grade(self, pairs, *a))
+
+    async def step():
+        return await asyncio.gather(*[fn(data_source="synthetic", solution_str=response, ground_truth=gold,
+                                         extra_info={}) for response, gold in CASES * 4])
+
+    results = asyncio.run(step())
+    assert [r["score"] for r in results] == [1.0, 0.0, 0.0, 1.0, 1.0] * 4
+    per_node = cfg.reward.custom_reward_function.reward_kwargs.reward_workers_per_node
+    assert reward.shared_pool(1).grader.n_workers == reward.pool_size(per_node)  # the pool verl's kwargs sized
+    assert sum(batches) == len(CASES) * 4 and len(batches) < len(CASES) * 4  # calls in flight were batched
+    reward.shared_pool(1).grader.close()

@@ -1,0 +1,95 @@
+"""verl's reward path: graded answers per second through `compute_score`, against the previous path, in one run.
+
+Both are called as verl's naive reward manager calls them, every answer of the step in flight at once:
+the previous path, a plain function, through the event loop's thread pool, each call sending its one
+answer to the process's single grading worker behind a lock (`grade_one`); the current one, a
+coroutine, awaited directly, every pending answer joining one batch for a pool of grading processes
+sized to the node. MATH-500 gold answers, each with a response boxing it and one boxing a perturbed
+copy, repeated up to the size; the verdicts must be identical.
+
+    python -m bench.bench_reward            # 2,048 answers (what `make bench` runs)
+    python -m bench.bench_reward --full     # 16,384: step 1 of 4b_8b (1,024 prompts x 16 explorer responses)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import time
+
+from bench.bench_grading import DATA, pairs_from
+
+DEFAULT_ANSWERS = 2048
+FULL_ANSWERS = 16384
+
+
+def previous_compute_score(data_source, solution_str, ground_truth, extra_info=None, **_):
+    """The reward function as it was: one shared single-process grader per process, behind a lock."""
+    from s2lpo_cli.grading.grader import grade_one
+    from s2lpo_cli.verl_ext.reward import GRADE_TIMEOUT_S
+
+    grade = grade_one(solution_str, str(ground_truth), timeout_s=GRADE_TIMEOUT_S)
+    return {"score": 1.0 if grade.correct else 0.0}
+
+
+async def through_threads(pairs: list[tuple[str, str]]) -> list[float]:
+    """A plain reward function as verl's naive manager runs it: `loop.run_in_executor(None, ...)`."""
+    loop = asyncio.get_running_loop()
+    calls = [loop.run_in_executor(None, lambda r=r, g=g: previous_compute_score("math", r, g)) for r, g in pairs]
+    return [result["score"] for result in await asyncio.gather(*calls)]
+
+
+async def awaited(pairs: list[tuple[str, str]], reward_workers_per_node: int) -> list[float]:
+    """A coroutine reward function as verl's naive manager runs it: awaited on the worker's event loop."""
+    from s2lpo_cli.verl_ext.reward import compute_score
+
+    calls = [compute_score("math", r, g, reward_workers_per_node=reward_workers_per_node) for r, g in pairs]
+    return [result["score"] for result in await asyncio.gather(*calls)]
+
+
+def timed(run) -> tuple[list[float], float]:
+    started = time.perf_counter()
+    scores = asyncio.run(run)
+    return scores, time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    from s2lpo_cli.verl_ext.reward import pool_size
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help=f"{FULL_ANSWERS} answers instead of {DEFAULT_ANSWERS}")
+    args = parser.parse_args(argv if argv is not None else [])
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    base = pairs_from(DATA / "math500.jsonl")
+    n = FULL_ANSWERS if args.full else DEFAULT_ANSWERS
+    pairs = [(f"{base[i % len(base)][0]} (#{i})", base[i % len(base)][1]) for i in range(n)]
+    per_node = 1  # one reward worker on this machine: its pool gets every CPU
+    # both graders started before timing (their processes import sympy and math-verify)
+    timed(through_threads(pairs[:2]))
+    timed(awaited(pairs[:2], per_node))
+    load = os.getloadavg()[0]
+    before, t_before = timed(through_threads(pairs))
+    after, t_after = timed(awaited(pairs, per_node))
+    differ = sum(a != b for a, b in zip(before, after, strict=True))
+    figures = {
+        "answers": n, "grading_processes": pool_size(per_node), "previous_s": t_before, "current_s": t_after,
+        "previous_answers_per_s": n / t_before, "current_answers_per_s": n / t_after,
+        "speedup": t_before / t_after, "verdicts_differ": differ, "correct_share": sum(after) / n, "load_average": load,
+    }
+    print(
+        f"reward function, {n} MATH-style answers in flight: previous path (thread pool, one grading process "
+        f"behind a lock) {n / t_before:.0f} answers/s ({t_before:.1f} s); current path (awaited, "
+        f"{figures['grading_processes']} grading processes) {n / t_after:.0f} answers/s ({t_after:.1f} s): "
+        f"{figures['speedup']:.2f}x; verdicts differ: {differ}; load average {load:.1f} on {os.cpu_count()} cores"
+    )
+    if differ:
+        raise SystemExit(f"{differ} verdicts differ between the two paths")
+    return figures
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
