@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from s2lpo_cli.data.choices import format_question, normalize_choices
-from s2lpo_cli.data.hub import HubSource, has_datasets, load_hub_records, map_record
+from s2lpo_cli.data.hub import HubSource, has_datasets, load_hub_records, local_mapper, map_record
 from s2lpo_cli.data.rows import Row, read_rows
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.prompting import DEFAULT_INSTRUCTION
@@ -110,20 +110,6 @@ def _normalize(rows: list[Row], answer_type: str, source: str) -> list[Row]:
     return out
 
 
-def _mapper(spec: BenchmarkSpec):
-    """Local rows in the hub's column layout are mapped like hub rows; rows already in ours pass through."""
-    if spec.hub is None:
-        return None
-    hub = spec.hub
-
-    def to_ours(obj: Any, where: str) -> Any:
-        if isinstance(obj, dict) and not {"question", "answer"} <= set(obj):
-            return map_record(obj, hub, where)
-        return obj
-
-    return to_ours
-
-
 def _from_hub(spec: BenchmarkSpec, limit: int | None) -> list[Row]:
     hub = spec.hub
     assert hub is not None
@@ -145,7 +131,7 @@ def load_benchmark(spec: BenchmarkSpec, data_dir: str | Path | None, limit: int 
     """Rows of a registered benchmark: the local file under data_dir, else the hub dataset."""
     local = Path(data_dir) / spec.file if data_dir is not None else None
     if local is not None and local.is_file():
-        return _normalize(read_rows(local, limit, mapper=_mapper(spec)), spec.answer_type, str(local))
+        return _normalize(read_rows(local, limit, mapper=local_mapper(spec.hub)), spec.answer_type, str(local))
     where = f"no {local}" if local is not None else "no --data-dir"
     if spec.hub is None:
         raise UserError(f"{spec.name}: {where}, and it has no hub source; pass --data-dir DIR holding {spec.file}")

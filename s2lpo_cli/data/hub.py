@@ -80,3 +80,17 @@ def load_hub_records(hub: HubSource) -> Any:
     import datasets
 
     return datasets.load_dataset(hub.dataset, hub.config, split=hub.split)
+
+
+def local_mapper(hub: HubSource | None):
+    """For read_rows: a local file's records in the hub's column layout are mapped like hub rows;
+    records already in ours ({"question", "answer", ...}) pass through. None without a hub source."""
+    if hub is None:
+        return None
+
+    def to_ours(record: Any, where: str) -> Any:
+        if isinstance(record, dict) and not {"question", "answer"} <= set(record):
+            return map_record(record, hub, where)
+        return record
+
+    return to_ours
