@@ -11,7 +11,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from s2lpo_cli.data.rows import Row
-from s2lpo_cli.data.train_sets import DATA_DIR_ENV, drop_duplicates, load_train_set, registered
+from s2lpo_cli.data.train_sets import (
+    DATA_DIR_ENV,
+    drop_duplicates,
+    load_train_set,
+    registered,
+    train_set_version,
+)
 from s2lpo_cli.errors import UserError
 
 PREFIX = ("Solve the following math problem step by step. The last line of your response should be of the form "
@@ -45,6 +51,7 @@ def test_shipped_sets_validate():
     assert set(specs) == {"synthetic", "math_train", "dapo17k"}
     assert specs["dapo17k"].hub.dataset == "BytedTsinghua-SIA/DAPO-Math-17k" and specs["dapo17k"].dedup == "question"
     assert specs["synthetic"].generated == "tiny_task" and specs["math_train"].hub is None
+    assert train_set_version("dapo17k") == specs["dapo17k"].version and train_set_version("rows.jsonl") is None
 
 
 def test_dapo17k_mapping_and_dedup(dapo_dir, capsys):
