@@ -34,7 +34,8 @@ class Gold:
     fraction: list | None = None  # `10\%` also read as 10/100
 
 
-def _normalize(text: str) -> str:
+def normalize_text(text: str) -> str:
+    """Text rewrites made before parsing (gold and answer alike): `\\mathrm{e}` becomes `e`."""
     return _MATHRM_E.sub("e", text)
 
 
@@ -44,7 +45,7 @@ def _has_percent(text: str) -> bool:
 
 def parse_gold(gold: str) -> Gold:
     """Parse a gold answer once (the worker caches it); an empty `parsed` means nothing could be read."""
-    text = _normalize(gold)
+    text = normalize_text(gold)
     parsed = parse_boxed(text)
     fraction = None
     if _has_percent(text):
@@ -53,7 +54,7 @@ def parse_gold(gold: str) -> Gold:
     return Gold(text=text, parsed=parsed, fraction=fraction)
 
 
-def _sequence_text(text: str) -> str:
+def sequence_text(text: str) -> str:
     """A sequence's text without spaces, LaTeX spacing and sizing commands, every ellipsis as `...`."""
     return re.sub(r"\s+|\\[,;!: ]|~", "", _ELLIPSIS.sub("...", _SIZING.sub("", text)))
 
@@ -71,20 +72,25 @@ def _written_as(text: str, parsed: list) -> str | None:
     return None
 
 
-def _ordered_against_set(gold_text: str, gold: list, answer: str, pred: list) -> bool:
+def ordered_against_set(gold_text: str, gold: list, answer: str, pred: list) -> bool:
     return {_written_as(gold_text, gold), _written_as(answer, pred)} == {"ordered", "set"}
+
+
+def is_sequence(text: str) -> bool:
+    """Written with an ellipsis: compared as text (sequence_text), not parsed."""
+    return bool(_ELLIPSIS.search(text))
 
 
 def verdict(gold: Gold, answer: str) -> bool:
     """Whether an extracted answer matches the gold answer under the grading rules."""
-    answer = _normalize(answer)
-    if _ELLIPSIS.search(gold.text) or _ELLIPSIS.search(answer):
-        return _sequence_text(gold.text) == _sequence_text(answer)
+    answer = normalize_text(answer)
+    if is_sequence(gold.text) or is_sequence(answer):
+        return sequence_text(gold.text) == sequence_text(answer)
     pred = parse_boxed(answer)
     readings = [gold.parsed]
     if gold.fraction and not _has_percent(answer):
         readings.append(gold.fraction)
     return any(
-        equivalent(reading, pred) and not _ordered_against_set(gold.text, reading, answer, pred)
+        equivalent(reading, pred) and not ordered_against_set(gold.text, reading, answer, pred)
         for reading in readings
     )
