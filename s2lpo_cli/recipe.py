@@ -55,7 +55,7 @@ class DataConfig(_Section):
     """The training set."""
 
     train: str = Field(
-        ..., description="Registered training-set name (synthetic, math_train) or a path to jsonl/parquet rows with question and answer."
+        ..., description="Registered training-set name (train_data/: synthetic, math_train, dapo17k) or a path to jsonl/parquet rows with question and answer."
     )
     data_dir: str | None = Field(
         None, description="Folder holding registered data files (NAME.jsonl); default: the registry's own rule."

@@ -20,7 +20,6 @@ EPILOG = (
     "--data-dir ../shared/data --limit 20  |  s2lpo eval --resume output/target_20260101_120000  |  "
     "s2lpo eval --responses output/target_20260101_120000/math500_raw.jsonl --json"
 )
-DEFAULT_BENCHMARKS = ("aime24", "aime25", "math500")
 DEFAULT_MODE = "think"
 DEFAULT_K = 16
 
@@ -42,10 +41,10 @@ def _pass_ks(value: str | None) -> list[int] | None:
 
 
 def _benchmarks(names: list[str], files: list[Path] | None) -> dict[str, str | None]:
-    from s2lpo_cli.data.benchmarks import get_benchmark
+    from s2lpo_cli.data.benchmarks import default_names, get_benchmark, resolve_names
 
     chosen: dict[str, str | None] = {}
-    for name in names or ([] if files else list(DEFAULT_BENCHMARKS)):
+    for name in resolve_names(names) or ([] if files else default_names()):
         chosen[get_benchmark(name).name] = None
     for path in files or []:
         if not path.is_file():
@@ -76,7 +75,7 @@ def evaluate(
     model: Annotated[str | None, typer.Option("--model", "-m", help="Model folder (HF format), hub id, or bare Qwen3 name (Qwen3-8B = Qwen/Qwen3-8B). Default: the final/ model of the newest finished training run under ./runs/.")] = None,
     mode: Annotated[str | None, typer.Option(help="think: temperature 0.6, top-p 0.95, top-k 20; nothink: 0.7, 0.8, 20, presence penalty 1.5. (default: think)")] = None,
     k: Annotated[int | None, typer.Option("--k", help="Samples per question. (default: 16)")] = None,
-    benchmarks: Annotated[list[str] | None, typer.Option("--benchmarks", "-b", help="Registered benchmarks, comma-separated or repeated (eval_data/*.yaml). (default: aime24,aime25,math500)")] = None,
+    benchmarks: Annotated[list[str] | None, typer.Option("--benchmarks", "-b", help="Registered benchmarks, comma-separated or repeated (eval_data/*.yaml), or all (adds commonsenseqa). (default: aime24,aime25,math500)")] = None,
     benchmark_file: Annotated[list[Path] | None, typer.Option(help="A jsonl/parquet of {question, answer} rows, named after the file (repeatable).")] = None,
     data_dir: Annotated[Path, typer.Option(help="Folder holding NAME.jsonl for registered benchmarks (else the hub dataset, if `datasets` is installed).")] = Path("data"),
     limit: Annotated[int | None, typer.Option(help="Only the first N questions of each benchmark.")] = None,

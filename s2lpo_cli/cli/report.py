@@ -41,6 +41,8 @@ def report(
     for run in result.data["runs"]:
         for note in run["notes"]:
             err.print(f"[yellow]{run['name']}:[/] {note}", highlight=False)
+    for warning in result.data["warnings"]:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     for grid in result.grids:
         table = to_rich(grid)
         # Into a file or pipe: full-width rows rather than cells wrapped at 80 columns.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,17 +72,25 @@ def _records(path: Path):
         yield f"{path}:{lineno}", lineno - 1, obj
 
 
-def read_rows(path: str | Path, limit: int | None = None, skip_incomplete: bool = False) -> list[Row]:
+def read_rows(
+    path: str | Path,
+    limit: int | None = None,
+    skip_incomplete: bool = False,
+    mapper: Callable[[Any, str], Any] | None = None,
+) -> list[Row]:
     """Read a .jsonl or .parquet file of rows with `question` and `answer` (`id` optional).
 
     A row without a question or answer is an error naming its line, unless `skip_incomplete`: then it is
     left out and one warning lists the lines (real training sets, e.g. MATH train, have a few such rows).
+    `mapper(record, where)` turns each record into that layout first (a hub dataset's own columns).
     """
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     rows, skipped = [], []
     for where, index, obj in _records(path):
+        if mapper is not None:
+            obj = mapper(obj, where)
         try:
             rows.append(_row(obj, where, index))
         except _IncompleteRow:

@@ -1,6 +1,6 @@
 """`<bench>_raw.jsonl`: one line per question with its k responses, appended as questions finish.
 
-A line: {"id", "question", "answer", ["subject", "level",] "n_prompt_tokens",
+A line: {"id", "question", "answer", ["subject", "level",] ["choices",] "n_prompt_tokens",
 "responses": [{"text", "n_tokens", "finish_reason"}, ...]}. A question the engine could not take (its
 prompt is longer than the model's context) has "skipped": the reason, and k empty "length" responses.
 Lines are appended and fsynced one batch at a time. A run killed mid-write leaves at most a torn last
@@ -19,10 +19,13 @@ from s2lpo_cli.engines.base import PromptOutput
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.grading.metrics import BREAKDOWN_KEYS
 
+# Row fields kept in the raw file: the breakdown groups, and a multiple-choice question's choices (its grader needs them).
+RAW_EXTRA_KEYS = (*BREAKDOWN_KEYS, "choices")
+
 
 def raw_record(row: Row, output: PromptOutput) -> dict[str, Any]:
     record: dict[str, Any] = {"id": row.id, "question": row.question, "answer": row.answer}
-    record.update({key: row.extra[key] for key in BREAKDOWN_KEYS if row.extra.get(key) is not None})
+    record.update({key: row.extra[key] for key in RAW_EXTRA_KEYS if row.extra.get(key) is not None})
     record["n_prompt_tokens"] = len(output.prompt_token_ids)
     record["responses"] = [
         {"text": c.text, "n_tokens": len(c.token_ids), "finish_reason": c.finish_reason} for c in output.completions
@@ -32,7 +35,7 @@ def raw_record(row: Row, output: PromptOutput) -> dict[str, Any]:
 
 def skipped_record(row: Row, reason: str, k: int) -> dict[str, Any]:
     record: dict[str, Any] = {"id": row.id, "question": row.question, "answer": row.answer}
-    record.update({key: row.extra[key] for key in BREAKDOWN_KEYS if row.extra.get(key) is not None})
+    record.update({key: row.extra[key] for key in RAW_EXTRA_KEYS if row.extra.get(key) is not None})
     record["skipped"] = reason
     record["responses"] = [{"text": "", "n_tokens": 0, "finish_reason": "length"} for _ in range(k)]
     return record

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from s2lpo_cli.atomic import write_text_atomic
-from s2lpo_cli.data.benchmarks import get_benchmark, load_benchmark, load_benchmark_file
+from s2lpo_cli.data.benchmarks import (
+    BenchmarkSpec,
+    get_benchmark,
+    load_benchmark,
+    load_benchmark_file,
+    spec_of,
+)
 from s2lpo_cli.data.rows import Row
 from s2lpo_cli.engines.base import Engine, PromptOutput
 from s2lpo_cli.errors import UserError
@@ -24,7 +30,8 @@ from s2lpo_cli.evaluation.scoring import score_raw_file, summary_entry
 from s2lpo_cli.evaluation.settings import EvalSettings
 from s2lpo_cli.grading.grader import Grader
 from s2lpo_cli.grading.metrics import DEFAULT_PASS_KS
-from s2lpo_cli.prompting import build_messages
+from s2lpo_cli.grading.version import RULES_VERSION
+from s2lpo_cli.prompting import DEFAULT_INSTRUCTION, build_messages
 
 
 def load_questions(settings: EvalSettings) -> dict[str, list[Row]]:
@@ -41,18 +48,26 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def _generate_batch(engine: Engine, rows: list[Row], settings: EvalSettings) -> list[PromptOutput | str]:
+def _result_header(name: str, spec: BenchmarkSpec | None, settings_model: str, mode: str | None) -> dict[str, Any]:
+    """The opening keys of `<bench>.json`: what was graded, and under which rules and spec version."""
+    return {"benchmark": name, "model": settings_model, "mode": mode,
+            "grading_rules_version": RULES_VERSION, "spec_version": spec.version if spec else None}
+
+
+def _generate_batch(
+    engine: Engine, rows: list[Row], settings: EvalSettings, instruction: str = DEFAULT_INSTRUCTION
+) -> list[PromptOutput | str]:
     """Outputs for a batch. When the engine rejects it (a prompt longer than the model's context raises
     ValueError in both engines), each prompt is retried alone and a rejected one gets the error message."""
     params = settings.sampling_params()
-    prompts = [build_messages(row.question) for row in rows]
+    prompts = [build_messages(row.question, instruction) for row in rows]
     seeds = [settings.question_seed(row.id) for row in rows]
     try:
         outputs: list[PromptOutput | str] = list(engine.generate(prompts, params, seeds=seeds))
     except ValueError as exc:
         if len(rows) == 1:
             return [str(exc)]
-        return [out for row in rows for out in _generate_batch(engine, [row], settings)]
+        return [out for row in rows for out in _generate_batch(engine, [row], settings, instruction)]
     if len(outputs) != len(rows) or any(len(o.completions) != settings.k for o in outputs):
         raise RuntimeError(f"the engine returned outputs for {len(outputs)} of {len(rows)} prompts, or not k={settings.k} each")
     return outputs
@@ -63,12 +78,14 @@ def _generate(
     batch_size: int, progress: ProgressSink,
 ) -> None:
     raw = dirs.raw_path(name)
+    spec = spec_of(name, settings.benchmarks.get(name))
+    instruction = spec.instruction if spec else DEFAULT_INSTRUCTION
     done = finished_ids(raw)
     todo = [row for row in rows if row.id not in done]
     progress.begin(f"{name}: generating", total=len(rows) * settings.k, done=(len(rows) - len(todo)) * settings.k)
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
-        outputs = _generate_batch(engine(), batch, settings)
+        outputs = _generate_batch(engine(), batch, settings, instruction)
         for row, out in zip(batch, outputs, strict=True):
             if isinstance(out, str):
                 progress.note(f"{name}: question {row.id!r} skipped, graded wrong: {out}")
@@ -109,10 +126,12 @@ def run_eval(
             benchmarks[name] = summary_entry(json.loads(result_path.read_text(encoding="utf-8")))
             continue
         _generate(settings, name, rows, dirs, get_engine, batch_size, progress)
+        spec = spec_of(name, settings.benchmarks.get(name))
         metrics = score_raw_file(
-            dirs.raw_path(name), dirs.scored_path(name), grader, settings.pass_ks, progress, f"{name}: grading"
+            dirs.raw_path(name), dirs.scored_path(name), grader, settings.pass_ks, progress, f"{name}: grading",
+            spec.answer_type if spec else "latex",
         )
-        result = {"benchmark": name, "model": settings.model, "mode": settings.mode, **metrics}
+        result = {**_result_header(name, spec, settings.model, settings.mode), **metrics}
         _write_json(result_path, result)
         benchmarks[name] = summary_entry(result)
     summary = {
@@ -163,8 +182,11 @@ def rescore(
         }
     )
     for raw, name in zip(raw_paths, names, strict=True):
-        metrics = score_raw_file(raw, raw.parent / f"{name}.jsonl", grader, ks, progress, f"{name}: grading")
-        result = {"benchmark": name, "model": summary["model"], "mode": summary["mode"], **metrics}
+        # The benchmark the raw file belongs to picks the grader (CommonsenseQA: multiple choice).
+        spec = spec_of(name, settings.benchmarks.get(name) if settings else None)
+        metrics = score_raw_file(raw, raw.parent / f"{name}.jsonl", grader, ks, progress, f"{name}: grading",
+                                 spec.answer_type if spec else "latex")
+        result = {**_result_header(name, spec, summary["model"], summary["mode"]), **metrics}
         _write_json(result_dir / f"{name}.json", result)
         summary["benchmarks"][name] = summary_entry(result)
     if summary["k"] is None:

@@ -11,13 +11,27 @@ from pathlib import Path
 from typing import Any
 
 from s2lpo_cli.atomic import write_text_atomic
+from s2lpo_cli.data.choices import normalize_choices
 from s2lpo_cli.evaluation.progress import NoProgress, ProgressSink
 from s2lpo_cli.evaluation.raw import read_raw
-from s2lpo_cli.grading.grader import Grader
+from s2lpo_cli.grading.choice import grade_choice
+from s2lpo_cli.grading.grader import Grade, Grader
 from s2lpo_cli.grading.metrics import BREAKDOWN_KEYS, QuestionResult, benchmark_metrics
 
 # The per-benchmark keys summary.json holds (the <bench>.json files add grading counts and the breakdown).
 SUMMARY_KEYS = ("n_questions", "k", "pass@1", "pass@k", "accuracy", "mean_length", "truncated_rate", "timeouts")
+# What the numbers were graded under: the grading rules' version and the benchmark spec's (None for a file).
+VERSION_KEYS = ("grading_rules_version", "spec_version")
+
+
+def _grade_choices(records: list[dict[str, Any]], progress: ProgressSink, source: str) -> list[Grade]:
+    """Multiple-choice questions: the choice grader, in this process (string work, nothing to time out)."""
+    grades = []
+    for rec in records:
+        choices = normalize_choices(rec.get("choices"), f"{source}: question {rec['id']!r}")
+        grades.extend(grade_choice(r["text"], str(rec["answer"]), choices) for r in rec["responses"])
+        progress.advance(len(rec["responses"]))
+    return grades
 
 
 def score_records(
@@ -26,11 +40,17 @@ def score_records(
     pass_ks: list[int],
     progress: ProgressSink,
     label: str = "grading",
+    answer_type: str = "latex",
+    source: str = "responses",
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Grade every response. Returns the scored lines and the metrics."""
+    """Grade every response (math answers with `grader`, `answer_type` choice with the multiple-choice
+    grader). Returns the scored lines and the metrics."""
     pairs = [(r["text"], str(rec["answer"])) for rec in records for r in rec["responses"]]
     progress.begin(label, total=len(pairs))
-    grades = iter(grader.grade(pairs, progress.advance))
+    if answer_type == "choice":
+        grades = iter(_grade_choices(records, progress, source))
+    else:
+        grades = iter(grader.grade(pairs, progress.advance))
     scored, questions = [], []
     for rec in records:
         mine = [next(grades) for _ in rec["responses"]]
@@ -62,12 +82,16 @@ def score_raw_file(
     pass_ks: list[int],
     progress: ProgressSink | None = None,
     label: str = "grading",
+    answer_type: str = "latex",
 ) -> dict[str, Any]:
     """Grade a raw file, write `<bench>.jsonl` atomically, return the metrics."""
-    scored, metrics = score_records(read_raw(raw_path), grader, pass_ks, progress or NoProgress(), label)
+    scored, metrics = score_records(
+        read_raw(raw_path), grader, pass_ks, progress or NoProgress(), label, answer_type, str(raw_path)
+    )
     write_text_atomic(scored_path, "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in scored))
     return metrics
 
 
 def summary_entry(result: dict[str, Any]) -> dict[str, Any]:
-    return {key: result[key] for key in SUMMARY_KEYS}
+    """A result's summary.json entry; a result written before versions were recorded has them as None."""
+    return {**{key: result[key] for key in SUMMARY_KEYS}, **{key: result.get(key) for key in VERSION_KEYS}}

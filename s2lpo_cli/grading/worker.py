@@ -15,14 +15,14 @@ from multiprocessing.connection import Connection
 
 from math_verify.errors import TimeoutException
 
-from s2lpo_cli.grading.equivalence import equivalent, parse_boxed
+from s2lpo_cli.grading.policy import Gold, parse_gold, verdict
 
 GOLD_CACHE_SIZE = 4096
 
 
-def judge(gold_parsed: list, answer: str) -> tuple[bool, str]:
+def judge(gold: Gold, answer: str) -> tuple[bool, str]:
     try:
-        return equivalent(gold_parsed, parse_boxed(answer)), "ok"
+        return verdict(gold, answer), "ok"
     except (Exception, TimeoutException):
         return False, "error"
 
@@ -32,7 +32,7 @@ def serve(inbox: Connection, outbox: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it kills us
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # "timeout disabled": enforced from outside
     outbox.send(("ready",))
-    golds: dict[str, list] = {}
+    golds: dict[str, Gold | None] = {}
     while True:
         try:
             gold, answers = inbox.recv()
@@ -42,12 +42,12 @@ def serve(inbox: Connection, outbox: Connection) -> None:
             if len(golds) >= GOLD_CACHE_SIZE:
                 golds.clear()
             try:
-                golds[gold] = parse_boxed(gold)
+                golds[gold] = parse_gold(gold)
             except (Exception, TimeoutException):
-                golds[gold] = []
+                golds[gold] = None
         parsed = golds[gold]
-        outbox.send(("gold", bool(parsed)))
-        if not parsed:
+        outbox.send(("gold", bool(parsed and parsed.parsed)))
+        if parsed is None or not parsed.parsed:
             continue
         for answer in answers:
             correct, status = judge(parsed, answer)

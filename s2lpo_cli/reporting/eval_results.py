@@ -33,6 +33,8 @@ class BenchResult:
     truncated_rate: float | None
     timeouts: int | None
     source: Path
+    grading_rules_version: int | None = None  # None: written before versions were recorded
+    spec_version: int | None = None  # the benchmark spec's; None also for a --benchmark-file
 
     @property
     def pass_k(self) -> float | None:
@@ -89,6 +91,8 @@ def bench_result(name: str, entry: Any, model: str, where: Path) -> BenchResult:
         truncated_rate=_number(entry, "truncated_rate", where, name),
         timeouts=_number(entry, "timeouts", where, name),
         source=where,
+        grading_rules_version=_number(entry, "grading_rules_version", where, name),
+        spec_version=_number(entry, "spec_version", where, name),
     )
 
 

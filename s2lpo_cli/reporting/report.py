@@ -37,6 +37,7 @@ def render_markdown(data: dict[str, Any], grids: list[Grid], plots: dict[str, Pa
         lines.append(f"- **{run['name']}** — `{run['path']}`")
         lines.extend(f"  - {note}" for note in run["notes"])
     lines.append("")
+    lines += [f"**Warning:** {warning}" for warning in data["warnings"]] + ([""] if data["warnings"] else [])
     for grid in grids:
         lines += [to_markdown(grid), ""]
     if plots:

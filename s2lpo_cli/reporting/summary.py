@@ -59,8 +59,32 @@ def _bench_row(result: BenchResult | None, base: BenchResult | None) -> dict[str
         "delta_pass@1": _diff(result.pass1, base.pass1 if base else None),
         "delta_pass@k": _diff(result.pass_k, base_k),
         "delta_accuracy": _diff(result.accuracy, base.accuracy if base else None),
+        "grading_rules_version": result.grading_rules_version,
+        "spec_version": result.spec_version,
         "source": str(result.source),
     }
+
+
+def _version(value: int | None) -> str:
+    return "unrecorded" if value is None else str(value)
+
+
+def version_warnings(runs: list[Run], benches: list[str]) -> list[str]:
+    """One line per benchmark whose results were graded under different grading rules or benchmark spec
+    versions: their numbers are not comparable until graded again (`s2lpo eval --responses`)."""
+    warnings = []
+    for bench in benches:
+        versions = {
+            run.name: (run.evals.benchmarks[bench].grading_rules_version, run.evals.benchmarks[bench].spec_version)
+            for run in runs if run.evals and bench in run.evals.benchmarks
+        }
+        if len(set(versions.values())) > 1:
+            listed = ", ".join(f"{name}: rules {_version(r)}, spec {_version(s)}" for name, (r, s) in versions.items())
+            warnings.append(
+                f"{bench}: results graded under different versions ({listed}); grade the older ones again with "
+                f"`s2lpo eval --responses <eval>/output/<name>/{bench}_raw.jsonl`"
+            )
+    return warnings
 
 
 def benchmark_names(runs: list[Run]) -> list[str]:
@@ -93,4 +117,5 @@ def build_report_data(runs: list[Run], baseline: Run) -> dict[str, Any]:
                 "notes": notes,
             }
         )
-    return {"baseline": baseline.name, "benchmarks": benches, "runs": out_runs}
+    return {"baseline": baseline.name, "benchmarks": benches, "runs": out_runs,
+            "warnings": version_warnings(runs, benches)}

@@ -18,8 +18,10 @@ from typing import Any
 
 from s2lpo_cli.data.rollout_store import RolloutStore
 from s2lpo_cli.data.rows import Row
+from s2lpo_cli.data.train_sets import train_set_version
 from s2lpo_cli.engines.base import ChatMessages, Engine, PromptOutput
 from s2lpo_cli.errors import UserError
+from s2lpo_cli.grading.version import RULES_VERSION
 from s2lpo_cli.prompting import build_messages, render_prompt, tokenizer_hash
 from s2lpo_cli.provenance import package_versions
 from s2lpo_cli.sampling.job import SampleJob
@@ -81,6 +83,8 @@ def build_manifest(job: SampleJob, rows: list[Row], tokenizer: Any) -> dict[str,
         "sampling": sampling,
         "seed": job.seed,
         "dataset": job.dataset,
+        "dataset_version": train_set_version(job.dataset),  # the registered set's spec version; None for a file
+        "grading_rules_version": RULES_VERSION,  # the rules the stored rewards were graded under
         "prompts_hash": prompts_hash,
         "n_prompts": len(rows),
         "n_per_prompt": job.params.n,

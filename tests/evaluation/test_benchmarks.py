@@ -8,13 +8,14 @@ from s2lpo_cli.errors import UserError
 
 def test_every_shipped_benchmark_validates():
     specs = registered()
-    assert set(specs) == {"aime24", "aime25", "math500"}
+    assert set(specs) == {"aime24", "aime25", "commonsenseqa", "math500"}
+    assert all(s.version >= 1 for s in specs.values())
     assert specs["aime24"].answer_type == "integer" and specs["math500"].answer_type == "latex"
     assert all(s.hub is not None and {"question", "answer"} <= set(s.hub.fields) for s in specs.values())
 
 
 def test_unknown_benchmark_lists_the_known_ones():
-    with pytest.raises(UserError, match=r"unknown benchmark 'aime2024'\. Did you mean 'aime24'\? Known: aime24, aime25, math500"):
+    with pytest.raises(UserError, match=r"unknown benchmark 'aime2024'\. Did you mean 'aime24'\? Known: aime24, aime25, commonsenseqa, math500"):
         get_benchmark("aime2024")
 
 

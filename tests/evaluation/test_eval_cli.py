@@ -41,7 +41,7 @@ def test_missing_model_path_is_reported_before_any_work(tmp_path):
 def test_unknown_benchmark_lists_the_known_ones(tmp_path, model_dir):
     result = invoke("--model", model_dir, "--benchmarks", "aime24,aime2025", "--output", tmp_path)
     message = user_error(result)
-    assert "unknown benchmark 'aime2025'" in message and "Known: aime24, aime25, math500" in message
+    assert "unknown benchmark 'aime2025'" in message and "Known: aime24, aime25, commonsenseqa, math500" in message
 
 
 def test_bad_benchmark_file_names_file_and_line(tmp_path, model_dir):

@@ -7,6 +7,7 @@ from math_verify import parse, verify
 
 from s2lpo_cli.grading.equivalence import equivalent, parse_boxed
 from s2lpo_cli.grading.extract import extract_answer
+from s2lpo_cli.grading.policy import parse_gold, verdict
 
 logging.getLogger("math_verify").setLevel(logging.ERROR)
 
@@ -68,3 +69,107 @@ def test_only_the_last_box_counts():
 )
 def test_old_false_positives_stay_fixed(gold, pred):
     assert judged(gold, pred) is False
+
+
+# Grading rules v2 (s2lpo_cli/grading/policy.py): applied on top of math-verify's verdict.
+
+
+def graded(gold: str, answer: str) -> bool:
+    return verdict(parse_gold(gold), answer)
+
+
+@pytest.mark.parametrize(
+    "gold,pred",
+    [
+        ("(1,2)", "\\{1,2\\}"),
+        ("\\{1,2\\}", "(1,2)"),
+        ("\\left( 3, \\frac{\\pi}{2} \\right)", "\\{3, \\frac{\\pi}{2}\\}"),
+        ("(1,2,3)", "\\left\\{1,2,3\\right\\}"),
+    ],
+)
+def test_an_ordered_pair_or_tuple_is_not_a_set(gold, pred):
+    assert judged(gold, pred) is True  # math-verify alone calls them equal (or equal as sets) ...
+    assert graded(gold, pred) is False  # ... the rules do not
+
+
+@pytest.mark.parametrize(
+    "gold,pred",
+    [
+        ("(1,2)", "(1,2)"),
+        ("(1,2)", "\\left(1, 2\\right)"),
+        ("\\{1,2\\}", "\\{2,1\\}"),
+        ("\\{1,2\\}", "1, 2"),  # a bare list is read as the set it lists
+        ("(1,2,3)", "(1,2,3)"),
+    ],
+)
+def test_pairs_and_sets_still_match_their_own_kind(gold, pred):
+    assert graded(gold, pred) is True
+
+
+@pytest.mark.parametrize("pred", ["10", "10\\%", "10%", "0.1", "\\frac{1}{10}", "\\frac{10}{100}"])
+def test_a_percent_gold_accepts_the_number_and_the_fraction(pred):
+    assert graded("10\\%", pred) is True
+
+
+@pytest.mark.parametrize("pred", ["0.1\\%", "1", "100", "0.01", "11"])
+def test_a_percent_gold_rejects_other_values(pred):
+    assert graded("10\\%", pred) is False  # 0.1\% is in percent: 0.1 percent, not 10
+
+
+def test_percent_in_the_answer_only():
+    assert graded("28", "28\\%") is True  # as in v1: the sign in a bare answer is dropped
+    assert graded("0.28", "28\\%") is False  # a gold without percent has no fraction reading
+    assert graded("12.5\\%", "\\frac{1}{8}") is True and graded("12.5\\%", "0.125") is True
+
+
+@pytest.mark.parametrize(
+    "gold,pred,expected",
+    [  # Math-Verify issue #14: math-verify reads both sequences as one number and calls them equal
+        ("1, 2, \\ldots, n", "1, 3, 5, \\ldots, 2n-1", False),
+        ("1, 2, \\ldots, n", "1,2,\\dots,n", True),
+        ("1, 2, \\ldots, n", "1, 2, \\cdots, n", True),
+        ("1, 2, \\ldots, n", "2", False),
+        ("1:2:3:\\ldots", "1:4:9:\\ldots", False),
+    ],
+)
+def test_sequences_with_an_ellipsis_are_compared_as_text(gold, pred, expected):
+    assert graded(gold, pred) is expected
+
+
+def test_ellipsis_false_positive_of_math_verify():
+    assert judged("1, 2, \\ldots, n", "1, 3, 5, \\ldots, 2n-1") is True  # the false verdict the rule fixes
+
+
+@pytest.mark.parametrize(
+    "gold,pred,expected",
+    [  # Math-Verify issue #14: \mathrm{e} is not parsed, so `1 - \frac{1}{\mathrm{e}}` was cut short
+        ("1 - \\frac{1}{\\mathrm{e}}", "1-\\frac{1}{e}", True),
+        ("1 - \\frac{1}{\\mathrm{e}}", "1 - \\frac{1}{\\mathrm{e}}", True),
+        ("1 - \\frac{1}{\\mathrm{e}}", "1+\\frac{1}{e}", False),
+        ("1 - \\frac{1}{\\mathrm{e}}", "\\frac{e-1}{e}", True),
+    ],
+)
+def test_mathrm_e_is_eulers_number(gold, pred, expected):
+    assert graded(gold, pred) is expected
+
+
+@pytest.mark.parametrize(
+    "gold,pred",
+    [  # other reports in Math-Verify's tracker that our path already judges wrong (regressions)
+        ("19, 46, \\text{ and } 82", "21, 36, and 82"),  # issue #14
+        ("12:00", "1:00"),  # issue #14
+        ("1331 \\text{ and } 1728", "1728"),  # issue #47: a subset of a multi-part answer
+        ("\\{1331, 1728\\}", "1728"),
+    ],
+)
+def test_reported_false_positives_are_wrong(gold, pred):
+    assert graded(gold, pred) is False
+
+
+def test_the_worker_applies_the_rules():
+    from s2lpo_cli.grading.grader import Grader
+
+    pairs = [("\\boxed{\\{1,2\\}}", "(1,2)"), ("\\boxed{0.1}", "10\\%"), ("\\boxed{1, 3, \\ldots}", "1, 2, \\ldots"),
+             ("\\boxed{(1,2)}", "(1,2)")]
+    with Grader(workers=1, timeout_s=30) as grader:
+        assert [g.correct for g in grader.grade(pairs)] == [False, True, False, True]

@@ -87,3 +87,29 @@ def test_a_folder_that_is_not_a_run_is_one_clear_error(tmp_path):
     assert "not a run: no metrics.jsonl or recipe.yaml" in proc.stderr.replace("\n", " ")
     missing = _cli("report", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "no such folder" in missing.stderr
+
+
+def test_results_graded_under_different_versions_are_flagged(tmp_path):
+    """A result from before versions were recorded, or under other grading rules, is compared with a warning."""
+    v2 = {**bench_entry(10, 0.5), "grading_rules_version": 2, "spec_version": 1}
+    old = write_eval(tmp_path / "old", "m", {"math500": bench_entry(10, 0.4), "commonsenseqa": v2})
+    new = write_eval(tmp_path / "new", "m", {"math500": v2, "commonsenseqa": v2})
+    newer_spec = write_eval(tmp_path / "newer", "m", {"math500": v2, "commonsenseqa": {**v2, "spec_version": 2}})
+
+    same = load_runs([new, write_eval(tmp_path / "again", "m", {"math500": v2})])
+    from s2lpo_cli.reporting.summary import version_warnings
+
+    assert version_warnings(same, ["math500", "commonsenseqa"]) == []
+
+    result = runner.invoke(app, ["report", str(old), str(new), str(newer_spec), "--out", str(tmp_path / "rep")],
+                           terminal_width=250)
+    assert result.exit_code == 0, result.output
+    warnings = json.loads((tmp_path / "rep" / "report.json").read_text())["warnings"]
+    assert len(warnings) == 2
+    assert warnings[0].startswith("math500: results graded under different versions (old: rules unrecorded, "
+                                  "spec unrecorded, new: rules 2, spec 1, newer: rules 2, spec 1)")
+    assert warnings[1].startswith("commonsenseqa: results graded under different versions (old: rules 2, spec 1, "
+                                  "new: rules 2, spec 1, newer: rules 2, spec 2)")
+    assert "warning: math500: results graded under different versions" in " ".join(result.output.split())
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "**Warning:** commonsenseqa" in md and "passk_commonsenseqa.png" in md  # shown like the others

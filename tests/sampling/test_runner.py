@@ -7,6 +7,7 @@ from s2lpo_cli.data.rollout_store import RolloutStore
 from s2lpo_cli.engines.base import SamplingParams
 from s2lpo_cli.engines.embedded import EmbeddedEngine
 from s2lpo_cli.errors import UserError
+from s2lpo_cli.grading.version import RULES_VERSION
 from s2lpo_cli.prompting import DEFAULT_INSTRUCTION
 from s2lpo_cli.sampling.job import SampleJob
 from s2lpo_cli.sampling.runner import run_sampling
@@ -99,6 +100,7 @@ def test_sampling_writes_graded_rows_and_a_manifest(random_lm_dir, engine, grade
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["complete"] and manifest["n_per_prompt"] == 3 and manifest["counts"]["responses"] == 15
     assert manifest["tokenizer_hash"] and manifest["versions"]["torch"]
+    assert manifest["grading_rules_version"] == RULES_VERSION and manifest["dataset_version"] is None  # a file
     assert result.summary.prompts == 5 and result.summary.responses == 15
 
 

@@ -1,0 +1,65 @@
+"""The multiple-choice grader: which choice a response picks, compared with the gold letter.
+
+Accepted forms of an answer (in a `\\boxed{}`, after "the answer is", or as the response's last line):
+`B`, `(B)`, `B.`, `B)`, `\\text{B}`, `\\textbf{B}`, the choice's text, or a letter with its own text
+(`(B) ice cream`). A letter with another choice's text, several letters, or anything else picks nothing:
+wrong. Pure string work, no math-verify: it runs in this process. Rules in POLICY.md.
+"""
+
+from __future__ import annotations
+
+import re
+
+from s2lpo_cli.grading.extract import extract_answer, strip_think
+from s2lpo_cli.grading.grader import Grade
+
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|mathrm|mathbf|textit)\s*\{([^{}]*)\}")
+_LETTER = re.compile(r"^\(?([A-Za-z])\)?\s*(?:[.:)]\s*|\s+|$)(.*)$", re.DOTALL)
+
+
+def _plain(text: str) -> str:
+    """Without LaTeX text commands, math delimiters, bold markers, quotes and a final period."""
+    text = _TEXT_CMD.sub(r"\1", text).strip()
+    for opener, closer in (("$", "$"), ("\\(", "\\)"), ("**", "**")):
+        if text.startswith(opener) and text.endswith(closer) and len(text) > len(opener) + len(closer):
+            text = text[len(opener):-len(closer)].strip()
+    return text.strip().strip("\"'`").rstrip(".").strip()
+
+
+def _same_text(a: str, b: str) -> bool:
+    def fold(s: str) -> str:
+        return " ".join(re.sub(r"[^\w\s]", " ", s.lower()).split())
+
+    return fold(a) == fold(b) != ""
+
+
+def choice_of(answer: str, choices: dict[str, str]) -> str | None:
+    """The label an extracted answer picks, or None when it picks no single choice."""
+    text = _plain(answer)
+    for label, choice_text in choices.items():  # the choice's own text first ("A dog" is not the letter A)
+        if _same_text(text, choice_text):
+            return label
+    match = _LETTER.match(text)
+    if match is None:
+        return None
+    label, rest = match.group(1).upper(), _plain(match.group(2))
+    if label not in choices:
+        return None
+    return label if not rest or _same_text(rest, choices[label]) else None
+
+
+def _last_line(text: str) -> str | None:
+    lines = [line.strip() for line in strip_think(text).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else None
+
+
+def grade_choice(response: str, gold: str, choices: dict[str, str]) -> Grade:
+    """The verdict on one response to a multiple-choice question whose right choice is `gold` (a label)."""
+    extracted = extract_answer(response)
+    if extracted is None:
+        last = _last_line(response)
+        if last is None or choice_of(last, choices) is None:
+            return Grade(False, None, "no_answer")
+        extracted = last
+    picked = choice_of(extracted, choices)
+    return Grade(picked == gold.strip().upper(), picked or extracted, "ok")

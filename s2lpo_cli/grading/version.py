@@ -1,0 +1,9 @@
+"""The version of the grading rules (POLICY.md), written into every result so that results graded under
+different rules are never compared silently. Raise it whenever a rule changes a verdict.
+
+1: last box, math-verify with the exact-number rule, percent sign dropped.
+2: a tuple is not a set; a percent gold also accepts its fraction (10\\% = 0.1); the multiple-choice
+   grader; the Math-Verify false verdicts adopted in POLICY.md.
+"""
+
+RULES_VERSION = 2

@@ -1,0 +1,70 @@
+"""The multiple-choice grader: every accepted answer form, wrong letters, and what picks nothing."""
+
+import pytest
+
+from s2lpo_cli.grading.choice import choice_of, grade_choice
+
+CHOICES = {"A": "bank", "B": "ice cream", "C": "library", "D": "A dog", "E": "park"}
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "It is sweet and cold, so \\boxed{B}.",
+        "So the answer is \\boxed{(B)}",
+        "\\boxed{B.}",
+        "Final: \\boxed{\\text{B}}",
+        "\\boxed{\\textbf{B}}",
+        "Thinking it over, the answer is B.",
+        "The answer is (B)",
+        "The answer is: **B**",
+        "\\boxed{ice cream}",
+        "The answer is ice cream.",
+        "\\boxed{(B) ice cream}",
+        "\\boxed{B: Ice Cream}",
+        "<think>maybe \\boxed{A}</think>It melts. \\boxed{B}",
+        "Cold and sweet.\n(B)",
+        "Cold and sweet.\nB.",
+    ],
+)
+def test_accepted_forms_of_the_right_choice(response):
+    grade = grade_choice(response, "B", CHOICES)
+    assert grade.correct and grade.extracted == "B" and grade.status == "ok"
+
+
+@pytest.mark.parametrize(
+    "response, extracted",
+    [
+        ("\\boxed{C}", "C"),
+        ("the answer is (A)", "A"),
+        ("\\boxed{\\text{E}}", "E"),
+        ("\\boxed{library}", "C"),
+        ("\\boxed{A dog}", "D"),  # a choice's text that starts like a letter is that choice, not A
+    ],
+)
+def test_wrong_letters_and_texts_are_wrong(response, extracted):
+    grade = grade_choice(response, "B", CHOICES)
+    assert not grade.correct and grade.extracted == extracted and grade.status == "ok"
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "\\boxed{B or C}",
+        "\\boxed{BC}",
+        "\\boxed{F}",  # not a label of this question
+        "\\boxed{(B) library}",  # a letter with another choice's text
+        "\\boxed{chocolate}",
+        "\\boxed{2}",
+    ],
+)
+def test_anything_else_picks_nothing_and_is_wrong(response):
+    grade = grade_choice(response, "B", CHOICES)
+    assert not grade.correct and grade.status == "ok"
+    assert choice_of(grade.extracted, CHOICES) is None
+
+
+def test_no_answer_at_all():
+    for response in ("I am not sure.", "", "<think>it could be B"):
+        grade = grade_choice(response, "B", CHOICES)
+        assert not grade.correct and grade.extracted is None and grade.status == "no_answer"
