@@ -97,8 +97,11 @@ class EmbeddedEngine:
     def __init__(self, model: Any, tokenizer: Any, device: Any = None, max_batch_rows: int = 64):
         import torch
 
+        from s2lpo_cli.engines.grouped_attention import use_grouped_attention
+
         if device is not None:
             model = model.to(device)
+        use_grouped_attention(model)
         self.model = model
         self.tokenizer = tokenizer
         self.device = next(model.parameters()).device if device is None else torch.device(device)

@@ -116,12 +116,15 @@ class Trainer:
         o = self.recipe.optim
         batch = prompt_batch(index, len(self.prompts), o.prompts_per_step, o.seed)
         responses = self._explorer_responses(batch, plan.explorer) + self._target_responses(index, batch, plan.target)
+        generated = time.perf_counter()
         self._grade(responses, batch)
+        graded = time.perf_counter()
         responses.sort(key=lambda x: (x.group, x.source != "explorer"))
         rewards = torch.tensor([x.reward for x in responses])
         adv = grpo_advantages(rewards, [x.group for x in responses], norm_by_std=o.norm_adv_by_std)
         stats = self._update(responses, adv.advantages, len(batch))
-        elapsed = time.perf_counter() - start
+        end = time.perf_counter()
+        elapsed = end - start
         lengths = [len(x.token_ids) for x in responses]
         target_tokens = sum(n for n, x in zip(lengths, responses, strict=True) if x.source == "target")
         return {
@@ -142,6 +145,9 @@ class Trainer:
             "target_tokens": target_tokens,
             "tokens_per_s": sum(lengths) / elapsed,
             "step_time_s": elapsed,
+            "time_generation_s": generated - start,
+            "time_grading_s": graded - generated,
+            "time_update_s": end - graded,
             "lr": self.optimizer.param_groups[0]["lr"],
         }
 
