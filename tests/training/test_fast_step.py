@@ -12,7 +12,8 @@ from s2lpo_cli.engines import embedded, grouped_attention, kv_buffer
 from s2lpo_cli.grading.grader import Grade
 from s2lpo_cli.recipe import load_recipe
 from s2lpo_cli.schedule import PhysicalStep
-from s2lpo_cli.training import policy_forward, trainer as trainer_module
+from s2lpo_cli.training import policy_forward
+from s2lpo_cli.training import trainer as trainer_module
 from s2lpo_cli.training.assembly import Response
 from s2lpo_cli.training.losses import entropy_from_logits, token_logprobs
 from s2lpo_cli.training.metrics import TIMING_KEYS
