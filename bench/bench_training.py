@@ -1,59 +1,44 @@
 """One GRPO training step: s2lpo's embedded trainer against TRL's GRPOTrainer doing the same work.
 
-Same tiny Qwen3 target (random weights, so both generate to the length limit: fixed work), same prompts,
-G, response length, batch (one optimizer update over PROMPTS*G responses, micro-batches of MICRO with
-gradient accumulation), no KL, the same grader as the reward. Each side runs in its own process: two
-steps, the second one timed (the first pays one-off warm-up costs); peak memory is the resident set
-sampled during the timed step, above what the process held before it. Target: s2lpo <= 0.5x TRL.
+Same tiny Qwen3 target (random weights, so both generate to about the length limit: fixed work), same
+prompts, G, response length, batch (one optimizer update over PROMPTS*G responses, micro-batches of MICRO
+with gradient accumulation), no KL, the same grader as the reward. Each side runs in its own process with
+the same torch thread count (set explicitly, printed): WARMUP untimed steps, then TIMED steps, each timed
+in wall time and in this process's CPU time (grading workers excluded on both sides); the median and the
+range are reported, with a per-phase split (generation, grading, update). The 1-minute load average is
+printed before and after each side, with a warning when the machine was not idle or when a side got less
+CPU than wall time (it waited for a core). The s2lpo side then runs on to MEMORY_STEPS[-1] steps and
+reports its peak resident memory after each of MEMORY_STEPS (flat memory: no growth with steps).
+Target: s2lpo's median step time <= 0.5x TRL's.
 
-Run: python -m bench.bench_training   (or via `make bench`)
+Run: python -m bench.bench_training [--memory-steps 100]   (or via `make bench`)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 PROMPTS, G, MAX_TOKENS, MICRO, LR, SEED = 8, 8, 32, 16, 1e-5, 0
+THREADS = 1  # torch threads on both sides: the tiny model gains nothing from more
+WARMUP, TIMED = 2, 5
+MEMORY_STEPS = (10, 100)  # s2lpo's peak RSS is read after these many steps
 TARGET_RATIO = 0.5
+IDLE_LOAD = 1.0  # a 1-minute load average above this before a side: the machine was not idle
+MIN_CPU_SHARE = 0.9  # a side whose CPU time is below this share of its wall time waited for a core
+PHASES = ("time_generation_s", "time_grading_s", "time_update_s")
 
 
-class PeakRSS:
-    """Samples this process's resident memory every few milliseconds."""
-
-    def __init__(self) -> None:
-        self.page = os.sysconf("SC_PAGE_SIZE")
-        self.start = self.peak = self._rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-
-    def _rss(self) -> int:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * self.page
-
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._rss())
-            time.sleep(0.002)
-
-    def __enter__(self) -> PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._rss())
-
-    @property
-    def step_mib(self) -> float:
-        return (self.peak - self.start) / 2**20
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 def build_model(folder: Path) -> list[dict[str, str]]:
@@ -69,7 +54,7 @@ def build_model(folder: Path) -> list[dict[str, str]]:
     return data[: PROMPTS * 2]
 
 
-def run_ours(folder: Path, data: list[dict[str, str]]) -> dict:
+def run_ours(folder: Path, data: list[dict[str, str]], memory_steps: int) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -90,18 +75,24 @@ def run_ours(folder: Path, data: list[dict[str, str]]) -> dict:
     rows = [Row(id=r["id"], question=r["question"], answer=r["answer"]) for r in data]
     prompts = render_prompts(recipe, tokenizer, rows, [])
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    steps: list[dict] = []
+    rss_after: dict[int, float] = {}
     with Grader() as grader:
         trainer = Trainer(recipe, model, tokenizer, prompts, grader)
-        trainer.step(0, PhysicalStep(1, "mixed", 0, G))
-        with PeakRSS() as mem:
-            start = time.perf_counter()
-            m = trainer.step(1, PhysicalStep(2, "mixed", 0, G))
-            elapsed = time.perf_counter() - start
-    return {"step_s": elapsed, "peak_step_mib": mem.step_mib, "peak_rss_mib": mem.peak / 2**20,
-            "response_len": m["response_len"]}
+        for i in range(max(WARMUP + TIMED, memory_steps)):
+            wall, cpu = time.perf_counter(), time.process_time()
+            m = trainer.step(i, PhysicalStep(i + 1, "mixed", 0, G))
+            if WARMUP <= i < WARMUP + TIMED:
+                steps.append({"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+                              "response_len": m["response_len"], **{k: m[k] for k in PHASES}})
+            if i + 1 == WARMUP + TIMED:
+                rss_timed = peak_rss_mib()
+            if i + 1 in MEMORY_STEPS or i + 1 == memory_steps:
+                rss_after[i + 1] = peak_rss_mib()
+    return {"steps": steps, "rss_timed": rss_timed, "rss_after": rss_after}
 
 
-def run_trl(folder: Path, data: list[dict[str, str]]) -> dict:
+def run_trl(folder: Path, data: list[dict[str, str]], memory_steps: int) -> dict:
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
@@ -118,22 +109,36 @@ def run_trl(folder: Path, data: list[dict[str, str]]) -> dict:
     ])
     grader = Grader().__enter__()
     lengths: list[float] = []
+    phase_s = {k: 0.0 for k in PHASES}
 
     def reward(completions, answer, **_):
         texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
         return [1.0 if g.correct else 0.0 for g in grader.grade(list(zip(texts, answer, strict=True)))]
 
+    def timed(method, key):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                phase_s[key] += time.perf_counter() - start
+        return wrapper
+
     class Clock(TrainerCallback):
         def __init__(self) -> None:
-            self.ends: list[float] = []
-            self.mem: PeakRSS | None = None
+            self.steps: list[dict] = []
+            self.start = (0.0, 0.0)
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            phase_s.update(dict.fromkeys(PHASES, 0.0))
+            self.start = (time.perf_counter(), time.process_time())
 
         def on_step_end(self, args, state, control, **kwargs):
-            self.ends.append(time.perf_counter())
-            if len(self.ends) == 1:
-                self.mem = PeakRSS().__enter__()
-            elif self.mem is not None and len(self.ends) == 2:
-                self.mem.__exit__(None, None, None)
+            wall = time.perf_counter() - self.start[0]
+            self.steps.append({"wall": wall, "cpu": time.process_time() - self.start[1],
+                               "time_generation_s": phase_s["time_generation_s"],
+                               "time_grading_s": phase_s["time_grading_s"],
+                               "time_update_s": wall - phase_s["time_generation_s"] - phase_s["time_grading_s"]})
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "completions/mean_length" in logs:
@@ -142,55 +147,114 @@ def run_trl(folder: Path, data: list[dict[str, str]]) -> dict:
     clock = Clock()
     with tempfile.TemporaryDirectory() as out:
         args = GRPOConfig(
-            output_dir=out, use_cpu=True, max_steps=2, learning_rate=LR, beta=0.0, num_generations=G,
-            per_device_train_batch_size=MICRO, gradient_accumulation_steps=PROMPTS * G // MICRO,
+            output_dir=out, use_cpu=True, max_steps=WARMUP + TIMED, learning_rate=LR, beta=0.0,
+            num_generations=G, per_device_train_batch_size=MICRO, gradient_accumulation_steps=PROMPTS * G // MICRO,
             max_completion_length=MAX_TOKENS, temperature=1.0, top_k=0, loss_type="dapo", logging_steps=1,
             report_to="none", save_strategy="no", seed=SEED, bf16=False, dataloader_num_workers=0,
             disable_tqdm=True,
         )
         trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=dataset,
                               processing_class=tokenizer, callbacks=[clock])
+        trainer._generate = timed(trainer._generate, "time_generation_s")
+        trainer._calculate_rewards = timed(trainer._calculate_rewards, "time_grading_s")
         trainer.train()
     grader.__exit__(None, None, None)
-    return {"step_s": clock.ends[1] - clock.ends[0], "peak_step_mib": clock.mem.step_mib,
-            "peak_rss_mib": clock.mem.peak / 2**20, "response_len": lengths[-1] if lengths else None}
+    steps = clock.steps[WARMUP:]
+    for step, length in zip(steps, lengths[WARMUP:], strict=False):
+        step["response_len"] = length
+    return {"steps": steps, "rss_timed": peak_rss_mib(), "rss_after": {}}
 
 
-def _side(name: str) -> None:
+def _side(name: str, memory_steps: int) -> None:
     """Child process: build the model, run one side, print its figures as JSON on the last line."""
     import torch
 
+    torch.set_num_threads(THREADS)
     torch.manual_seed(SEED)
     with tempfile.TemporaryDirectory() as tmp:
         data = build_model(Path(tmp))
-        result = (run_ours if name == "s2lpo" else run_trl)(Path(tmp), data)
+        result = (run_ours if name == "s2lpo" else run_trl)(Path(tmp), data, memory_steps)
+    result["threads"] = torch.get_num_threads()
     print(json.dumps(result))
 
 
-def _run_side(name: str) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "bench.bench_training", "--side", name], capture_output=True,
-                          text=True, cwd=Path(__file__).resolve().parent.parent)
+def _run_side(name: str, memory_steps: int) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "MKL_NUM_THREADS": str(THREADS)}
+    before = os.getloadavg()[0]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.bench_training", "--side", name, "--memory-steps", str(memory_steps)],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent, env=env,
+    )
     if proc.returncode:
         raise RuntimeError(f"{name} side failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["load"] = (before, os.getloadavg()[0])
+    return result
 
 
-def main() -> dict:
-    ours = _run_side("s2lpo")
-    trl = _run_side("trl")
-    ratio = ours["step_s"] / trl["step_s"]
-    print(f"GRPO training step, tiny target, {PROMPTS} prompts x G={G}, <= {MAX_TOKENS} tokens, micro-batch {MICRO}")
-    print(f"{'':8} {'step s':>8} {'peak MiB (step)':>16} {'peak RSS MiB':>13} {'mean len':>9}")
+def summarize(steps: list[dict], key: str) -> tuple[float, float, float]:
+    """(median, min, max) of one figure over the timed steps."""
+    values = [s[key] for s in steps if s.get(key) is not None]
+    return statistics.median(values), min(values), max(values)
+
+
+def report(ours: dict, trl: dict) -> dict:
+    """Print the comparison; return its figures."""
+    print(f"GRPO training step, tiny target, {PROMPTS} prompts x G={G}, <= {MAX_TOKENS} tokens, "
+          f"micro-batch {MICRO}, one AdamW update, no KL; torch threads: s2lpo {ours['threads']}, TRL {trl['threads']}")
+    print(f"{TIMED} timed steps after {WARMUP} warm-up steps: median [min-max]; phases: median seconds; "
+          f"peak RSS after {WARMUP + TIMED} steps")
+    print(f"{'':6} {'wall s/step':>19} {'CPU s/step':>19} {'generation':>10} {'grading':>8} {'update':>7} "
+          f"{'mean len':>8} {'peak RSS MiB':>12}")
+    out: dict = {"name": "training_step_vs_trl", "threads": THREADS, "target": TARGET_RATIO}
     for name, r in (("s2lpo", ours), ("TRL", trl)):
-        length = "-" if r["response_len"] is None else f"{r['response_len']:.1f}"
-        print(f"{name:8} {r['step_s']:8.2f} {r['peak_step_mib']:16.1f} {r['peak_rss_mib']:13.1f} {length:>9}")
+        wall, cpu = summarize(r["steps"], "wall"), summarize(r["steps"], "cpu")
+        phases = [summarize(r["steps"], k)[0] for k in PHASES]
+        length = summarize(r["steps"], "response_len")[0] if any("response_len" in s for s in r["steps"]) else None
+        rss = r["rss_timed"]
+        print(f"{name:6} {wall[0]:6.3f} [{wall[1]:.3f}-{wall[2]:.3f}] {cpu[0]:6.3f} [{cpu[1]:.3f}-{cpu[2]:.3f}] "
+              f"{phases[0]:10.3f} {phases[1]:8.3f} {phases[2]:7.3f} {'-' if length is None else f'{length:.1f}':>8} "
+              f"{rss:12.1f}")
+        out[name] = {"wall": wall, "cpu": cpu, "phases": dict(zip(PHASES, phases, strict=True)),
+                     "response_len": length, "peak_rss_mib": rss, "load": r["load"]}
+    ratio = out["s2lpo"]["wall"][0] / out["TRL"]["wall"][0]
+    cpu_ratio = out["s2lpo"]["cpu"][0] / out["TRL"]["cpu"][0]
     verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
-    print(f"ratio s2lpo/TRL step time: {ratio:.2f}x ({verdict} the <= {TARGET_RATIO}x target)")
-    return {"name": "training_step_vs_trl", "ratio": ratio, "target": TARGET_RATIO, "s2lpo": ours, "trl": trl}
+    print(f"ratio s2lpo/TRL median step time: {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU "
+          f"({verdict} the <= {TARGET_RATIO}x target)")
+    rss = {int(k): v for k, v in ours["rss_after"].items()}
+    out["s2lpo_rss_after_steps"] = rss
+    if len(rss) > 1:
+        first, last = min(rss), max(rss)
+        growth = (rss[last] - rss[first]) / rss[first]
+        print(f"s2lpo peak RSS after {first} steps {rss[first]:.1f} MiB, after {last} steps {rss[last]:.1f} MiB "
+              f"({growth:+.1%})")
+        out["rss_growth"] = growth
+    loads = ", ".join(f"{name} side {r['load'][0]:.2f} -> {r['load'][1]:.2f}" for name, r in (("s2lpo", ours),
+                                                                                              ("TRL", trl)))
+    print(f"load average (1 min), before -> after: {loads}")
+    warnings = [f"the load average was {r['load'][0]:.2f} before the {name} side (> {IDLE_LOAD}): not idle"
+                for name, r in (("s2lpo", ours), ("TRL", trl)) if r["load"][0] > IDLE_LOAD]
+    warnings += [f"the {name} side got {out[name]['cpu'][0] / out[name]['wall'][0]:.0%} of a core per step "
+                 f"(CPU/wall): it waited for the CPU" for name in ("s2lpo", "TRL")
+                 if out[name]["cpu"][0] < MIN_CPU_SHARE * out[name]["wall"][0] * THREADS]
+    for warning in warnings:
+        print(f"WARNING: {warning}; the wall times are not idle-machine figures (the CPU ratio is the steadier one)")
+    out.update(ratio=ratio, cpu_ratio=cpu_ratio, idle=not warnings)
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--memory-steps", type=int, default=MEMORY_STEPS[-1],
+                        help="steps the s2lpo side runs in all, for the memory figure (at least the timed ones)")
+    parser.add_argument("--side", choices=("s2lpo", "trl"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.side:
+        _side(args.side, args.memory_steps)
+        return {}
+    return report(_run_side("s2lpo", args.memory_steps), _run_side("trl", args.memory_steps))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--side":
-        _side(sys.argv[2])
-    else:
-        main()
+    main()

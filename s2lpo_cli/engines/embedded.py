@@ -21,6 +21,7 @@ from s2lpo_cli.engines.base import ChatMessages, Completion, PromptOutput, Sampl
 from s2lpo_cli.prompting import encode_prompt
 
 _GREEDY_BELOW = 1e-5  # vLLM's _SAMPLING_EPS: temperatures below it are greedy
+NOISE_BLOCK_BYTES = 32 * 2**20  # sampling noise drawn ahead at once, all rows together
 
 
 def stop_token_ids(model: Any, tokenizer: Any) -> set[int]:
@@ -44,7 +45,7 @@ def process_logits(logits: Any, params: SamplingParams, seen: Any | None) -> Any
     logits = logits.float()
     if params.presence_penalty and seen is not None:
         logits = logits - params.presence_penalty * seen.float()
-    if params.temperature >= _GREEDY_BELOW:
+    if params.temperature >= _GREEDY_BELOW and params.temperature != 1.0:
         logits = logits / params.temperature
     vocab = logits.shape[-1]
     if 0 < params.top_k < vocab:
@@ -60,20 +61,39 @@ def process_logits(logits: Any, params: SamplingParams, seen: Any | None) -> Any
     return logits
 
 
-def sample_tokens(logits: Any, params: SamplingParams, generators: list[Any]) -> tuple[Any, Any]:
-    """Draw one token per row from processed logits; returns (token ids, their log-probs)."""
-    import torch
-
+def sample_tokens(logits: Any, params: SamplingParams, noise: Any | None) -> tuple[Any, Any]:
+    """Draw one token per row from processed logits with exponential `noise` of the same shape (None when
+    greedy); returns (token ids, their log-probs)."""
     logprobs = logits.log_softmax(dim=-1)
     if params.temperature < _GREEDY_BELOW:
         tokens = logits.argmax(dim=-1)
     else:
-        probs = logits.softmax(dim=-1)
-        noise = torch.empty_like(probs)
-        for row, generator in enumerate(generators):
-            noise[row].exponential_(generator=generator)
-        tokens = (probs / noise).argmax(dim=-1)
+        tokens = (logits.softmax(dim=-1) / noise).argmax(dim=-1)
     return tokens, logprobs.gather(-1, tokens[:, None]).squeeze(-1)
+
+
+class _Noise:
+    """Each row's exponential noise, from its own generator, drawn for several steps at a time: one call
+    per row and block of steps instead of one per row and step. A generator's draws come in the same
+    order either way, so a row meets the same noise at every step (tested)."""
+
+    def __init__(self, generators: list[Any], vocab: int, longest: int) -> None:
+        self.generators, self.vocab, self.longest = generators, vocab, longest
+        self.block_steps = max(1, NOISE_BLOCK_BYTES // (4 * vocab * len(generators)))
+        self.start, self.block, self.slot = 0, None, {}
+
+    def at(self, step: int, rows: list[int]) -> Any:
+        """The noise of `rows` (row indices, all still generating) at `step`: (len(rows), vocab)."""
+        import torch
+
+        if self.block is None or step >= self.start + self.block.shape[1]:
+            steps = min(self.block_steps, self.longest - step)
+            self.block = torch.stack([
+                torch.empty((steps, self.vocab), device=self.generators[r].device).exponential_(generator=self.generators[r])
+                for r in rows
+            ])
+            self.start, self.slot = step, {r: i for i, r in enumerate(rows)}
+        return self.block[[self.slot[r] for r in rows], step - self.start]
 
 
 @dataclass
@@ -97,8 +117,11 @@ class EmbeddedEngine:
     def __init__(self, model: Any, tokenizer: Any, device: Any = None, max_batch_rows: int = 64):
         import torch
 
+        from s2lpo_cli.engines.grouped_attention import use_grouped_attention
+
         if device is not None:
             model = model.to(device)
+        use_grouped_attention(model)
         self.model = model
         self.tokenizer = tokenizer
         self.device = next(model.parameters()).device if device is None else torch.device(device)
@@ -187,6 +210,8 @@ class EmbeddedEngine:
     ) -> list[_Row]:
         import torch
 
+        from s2lpo_cli.engines.kv_buffer import preallocate
+
         dev = self.device
         cache, logits, mask, positions = self._prefill(prompts, params.n)
         rows, generators = [], []
@@ -205,10 +230,13 @@ class EmbeddedEngine:
                 generators.append(torch.Generator(device=dev).manual_seed(seeds[i] + k))
         active = list(range(len(rows)))  # rows still generating, in batch order
         seen = torch.zeros_like(logits, dtype=torch.bool) if params.presence_penalty else None
+        longest = max(row.limit for row in rows)
+        preallocate(cache, cache.get_seq_length() + longest)
+        noise = _Noise(generators, logits.shape[-1], longest) if params.temperature >= _GREEDY_BELOW else None
 
-        while active:
+        for step in range(longest):
             processed = process_logits(logits, params, seen)
-            tokens, logprobs = sample_tokens(processed, params, [generators[r] for r in active])
+            tokens, logprobs = sample_tokens(processed, params, noise.at(step, active) if noise else None)
             keep = []
             for slot, (r, tok, lp) in enumerate(zip(active, tokens.tolist(), logprobs.tolist(), strict=True)):
                 row = rows[r]

@@ -3,7 +3,8 @@
 math-verify's own timeouts use signal.alarm: they fail in threads, misbehave with float limits and raise a
 TimeoutException that is not an Exception. So the grader never relies on them: each worker process judges
 one answer at a time and reports after each; a worker silent for longer than `timeout_s` is killed and
-replaced. That answer is graded wrong with status "timeout" and the run goes on. Answers are sent in jobs
+replaced. That answer is graded wrong with status "timeout" and the run goes on. Plain integers on both
+sides are judged here, without a worker (exact_match.py). Answers are sent in jobs
 that share a gold, whose gold is parsed once per worker (cached); that parse has `timeout_s` too, and a gold
 whose parse hangs fails all its answers with "timeout" without a try each.
 """
@@ -24,6 +25,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Literal
 
+from s2lpo_cli.grading.exact_match import integer_verdict
 from s2lpo_cli.grading.extract import extract_answer
 
 Status = Literal["ok", "no_answer", "timeout", "error"]
@@ -150,6 +152,8 @@ class Grader:
         for index, ((_, gold), answer) in enumerate(zip(pairs, extracted, strict=True)):
             if answer is None:
                 finish(index, False, "no_answer")
+            elif (verdict := integer_verdict(answer, gold)) is not None:
+                finish(index, verdict, "ok")
             else:
                 by_gold.setdefault(gold, []).append((index, answer))
         n_pending = sum(map(len, by_gold.values()))

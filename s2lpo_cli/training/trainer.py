@@ -22,7 +22,8 @@ from s2lpo_cli.engines.base import SamplingParams
 from s2lpo_cli.schedule import PhysicalStep, alpha
 from s2lpo_cli.training.advantages import grpo_advantages
 from s2lpo_cli.training.assembly import ExplorerPool, Response, prompt_batch, truncate_response
-from s2lpo_cli.training.losses import LossConfig, entropy_from_logits, ppo_loss, token_logprobs
+from s2lpo_cli.training.losses import LossConfig, ppo_loss
+from s2lpo_cli.training.policy_forward import forward, pack
 
 
 @dataclass(frozen=True)
@@ -32,57 +33,6 @@ class Prompt:
     prompt_id: str
     answer: str
     token_ids: list[int]
-
-
-@dataclass
-class Batch:
-    """Responses padded for one forward pass. Response tensors are (B, T)."""
-
-    input_ids: torch.Tensor  # (B, L) prompt + response, right-padded
-    attention_mask: torch.Tensor  # (B, L)
-    positions: torch.Tensor  # (B, T) index in input_ids of the logits that predict response token t
-    targets: torch.Tensor  # (B, T) response tokens
-    mask: torch.Tensor  # (B, T) 1.0 on real response tokens
-
-
-def pack(responses: list[Response], pad_id: int, device: torch.device) -> Batch:
-    seqs = [r.prompt_ids + r.token_ids for r in responses]
-    width = max(len(s) for s in seqs)
-    t_max = max(len(r.token_ids) for r in responses)
-    b = len(responses)
-    input_ids = torch.full((b, width), pad_id, dtype=torch.long)
-    attention = torch.zeros((b, width), dtype=torch.long)
-    positions = torch.zeros((b, t_max), dtype=torch.long)
-    targets = torch.full((b, t_max), pad_id, dtype=torch.long)
-    mask = torch.zeros((b, t_max))
-    for i, (r, s) in enumerate(zip(responses, seqs, strict=True)):
-        input_ids[i, : len(s)] = torch.tensor(s)
-        attention[i, : len(s)] = 1
-        n, p = len(r.token_ids), len(r.prompt_ids)
-        positions[i] = torch.arange(p - 1, p - 1 + t_max).clamp(max=width - 1)
-        targets[i, :n] = torch.tensor(r.token_ids)
-        mask[i, :n] = 1.0
-    return Batch(*(x.to(device) for x in (input_ids, attention, positions, targets, mask)))
-
-
-def forward(
-    model: Any, batch: Batch, *, entropy: str | None = None, temperature: float = 1.0
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Per-token log-probs of the response tokens under `model` at the sampling temperature (the policy that
-    generated them, as verl's actor computes them), and their entropy when asked: `entropy="grad"` (part of
-    the loss) or `"metric"` (detached, from the same logits)."""
-    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False).logits
-    index = batch.positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1])
-    logits = logits.gather(1, index)
-    if temperature != 1.0:
-        logits = logits / temperature
-    logp = token_logprobs(logits, batch.targets)
-    if entropy is None:
-        return logp, None
-    if entropy == "metric":
-        with torch.no_grad():
-            return logp, entropy_from_logits(logits.detach())
-    return logp, entropy_from_logits(logits)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -121,12 +71,15 @@ class Trainer:
         o = self.recipe.optim
         batch = prompt_batch(index, len(self.prompts), o.prompts_per_step, o.seed)
         responses = self._explorer_responses(batch, plan.explorer) + self._target_responses(index, batch, plan.target)
+        generated = time.perf_counter()
         self._grade(responses, batch)
+        graded = time.perf_counter()
         responses.sort(key=lambda x: (x.group, x.source != "explorer"))
         rewards = torch.tensor([x.reward for x in responses])
         adv = grpo_advantages(rewards, [x.group for x in responses], norm_by_std=o.norm_adv_by_std)
         stats = self._update(responses, adv.advantages, len(batch))
-        elapsed = time.perf_counter() - start
+        end = time.perf_counter()
+        elapsed = end - start
         lengths = [len(x.token_ids) for x in responses]
         target_tokens = sum(n for n, x in zip(lengths, responses, strict=True) if x.source == "target")
         return {
@@ -147,6 +100,9 @@ class Trainer:
             "target_tokens": target_tokens,
             "tokens_per_s": sum(lengths) / elapsed,
             "step_time_s": elapsed,
+            "time_generation_s": generated - start,
+            "time_grading_s": graded - generated,
+            "time_update_s": end - graded,
             "lr": self.optimizer.param_groups[0]["lr"],
         }
 

@@ -53,8 +53,8 @@ def test_draws_follow_the_processed_distribution():
     rows = 4000
     logits = probs.log().expand(rows, 4).clone()
     params = SamplingParams(top_p=0.9)  # keeps the three most likely tokens
-    generators = [torch.Generator().manual_seed(i) for i in range(rows)]
-    tokens, logprobs = sample_tokens(process_logits(logits, params, None), params, generators)
+    noise = torch.empty((rows, 4)).exponential_(generator=torch.Generator().manual_seed(0))
+    tokens, logprobs = sample_tokens(process_logits(logits, params, None), params, noise)
     freq = torch.bincount(tokens, minlength=4).float() / rows
     kept = probs[:3] / probs[:3].sum()
     assert freq[3] == 0

@@ -183,7 +183,7 @@ def test_split_mode_runs_explorer_then_target_steps(lm):
 
 def test_log_probs_are_those_of_the_tempered_policy_that_sampled(lm):
     """At rollout.temperature T the sampler draws from softmax(logits / T): the loss must use that policy."""
-    from s2lpo_cli.training.trainer import forward, pack
+    from s2lpo_cli.training.policy_forward import forward, pack
 
     load, tok = lm
     model = load().eval()
@@ -192,9 +192,10 @@ def test_log_probs_are_those_of_the_tempered_policy_that_sampled(lm):
     with torch.no_grad():
         plain, _ = forward(model, batch)
         hot, _ = forward(model, batch, temperature=2.0)
-        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
-        logits = logits.gather(1, batch.positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
-        expected = torch.log_softmax(logits / 2.0, dim=-1).gather(-1, batch.targets.unsqueeze(-1)).squeeze(-1)
-    real = batch.mask.bool()
-    assert torch.allclose(hot[real], expected[real], atol=1e-5)
-    assert not torch.allclose(hot[real], plain[real], atol=1e-3)
+        for i, r in enumerate(responses):  # one sequence at a time, no padding, no cache: the reference
+            logits = model(input_ids=torch.tensor([r.prompt_ids + r.token_ids])).logits[0]
+            start = len(r.prompt_ids) - 1
+            expected = torch.log_softmax(logits[start : start + len(r.token_ids)] / 2.0, dim=-1)
+            expected = expected.gather(-1, torch.tensor(r.token_ids)[:, None]).squeeze(-1)
+            assert torch.allclose(hot[i, : len(r.token_ids)], expected, atol=1e-4)
+            assert not torch.allclose(plain[i, : len(r.token_ids)], expected, atol=1e-3)

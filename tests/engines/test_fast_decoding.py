@@ -1,0 +1,109 @@
+"""The embedded engine's decoding speed-ups change no result: grouped attention without KV copies, the
+KV cache written in place, sampling noise drawn in blocks. Each is compared, bit for bit, with the
+straightforward path: transformers' sdpa, its concatenating cache, one noise draw per row and step."""
+
+import pytest
+import torch
+
+from s2lpo_cli.engines import embedded, grouped_attention, kv_buffer
+from s2lpo_cli.engines.base import SamplingParams
+from s2lpo_cli.engines.embedded import EmbeddedEngine
+
+PROMPTS = [
+    [{"role": "user", "content": "What is 12 + 7?"}],
+    [{"role": "user", "content": "Solve 3x + 2 = 11 for x, and put the final answer in a box."}],
+    [{"role": "user", "content": "hi"}],
+]
+
+
+class StepwiseNoise:
+    """The reference noise: each row's generator draws one vocabulary-sized vector per step."""
+
+    def __init__(self, generators, vocab, longest):
+        self.generators, self.vocab = generators, vocab
+
+    def at(self, step, rows):
+        return torch.stack([torch.empty(self.vocab).exponential_(generator=self.generators[r]) for r in rows])
+
+
+@pytest.fixture
+def plain_engine(random_lm_dir, monkeypatch):
+    """An engine on the straightforward path (built lazily, after the patches)."""
+
+    def build(stop_boost: float = 0.0):
+        monkeypatch.setattr(grouped_attention, "use_grouped_attention", lambda model: None)
+        monkeypatch.setattr(kv_buffer, "preallocate", lambda cache, capacity: cache)
+        monkeypatch.setattr(embedded, "_Noise", StepwiseNoise)
+        engine = EmbeddedEngine.load(str(random_lm_dir), device="cpu")
+        assert engine.model.config._attn_implementation == "sdpa"
+        _boost_end_of_turn(engine, stop_boost)
+        return engine
+
+    return build
+
+
+def _boost_end_of_turn(engine, boost):
+    """Makes <|im_end|> likely, so rows finish at different steps (the cache drops finished rows)."""
+    if boost:
+        bias = torch.zeros(engine.model.config.vocab_size)
+        bias[engine.tokenizer.convert_tokens_to_ids("<|im_end|>")] = boost
+        engine.model.lm_head.register_forward_hook(lambda module, args, output: output + bias)
+
+
+def _completions(engine, params, seeds):
+    return [[(c.token_ids, c.logprobs, c.finish_reason) for c in o.completions]
+            for o in engine.generate(PROMPTS, params, seeds=seeds)]
+
+
+@pytest.mark.parametrize("params,boost", [
+    (SamplingParams(n=4, temperature=1.0, max_tokens=24), 0.0),
+    (SamplingParams(n=3, temperature=0.7, top_p=0.9, top_k=40, presence_penalty=0.5, max_tokens=16), 3.0),
+    (SamplingParams(n=2, temperature=0.0, max_tokens=12), 0.0),
+])
+def test_fast_path_gives_the_straightforward_paths_tokens_and_logprobs(random_lm_dir, plain_engine, params, boost):
+    fast = EmbeddedEngine.load(str(random_lm_dir), device="cpu")
+    assert fast.model.config._attn_implementation == grouped_attention.NAME
+    _boost_end_of_turn(fast, boost)
+    expected = _completions(plain_engine(boost), params, [5, 6, 7])
+    got = _completions(fast, params, [5, 6, 7])
+    assert got == expected
+    if boost:
+        lengths = {len(tokens) for prompt in got for tokens, _, _ in prompt}
+        assert len(lengths) > 1  # rows finished at different steps: the cache dropped some mid-way
+
+
+def test_noise_blocks_hold_each_generators_stream(monkeypatch):
+    monkeypatch.setattr(embedded, "NOISE_BLOCK_BYTES", 3 * 4 * 10 * 3)  # blocks of 3 steps for 3 rows
+    make = lambda: [torch.Generator().manual_seed(s) for s in (1, 2, 3)]  # noqa: E731
+    blocked, stepwise = embedded._Noise(make(), 10, 8), StepwiseNoise(make(), 10, 8)
+    assert blocked.block_steps == 3
+    rows = [0, 1, 2]
+    for step in range(8):
+        if step == 4:
+            rows = [0, 2]  # row 1 finished
+        assert torch.equal(blocked.at(step, rows), stepwise.at(step, rows))
+
+
+def test_grouped_attention_keeps_outputs_and_leaves_training_to_transformers(random_lm_dir):
+    from transformers import AutoModelForCausalLM
+
+    plain = AutoModelForCausalLM.from_pretrained(random_lm_dir, dtype=torch.float32)
+    grouped = AutoModelForCausalLM.from_pretrained(random_lm_dir, dtype=torch.float32)
+    grouped_attention.use_grouped_attention(grouped)
+    assert grouped.config.num_key_value_heads < grouped.config.num_attention_heads
+    ids = torch.randint(5, 100, (3, 9), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones_like(ids)
+    mask[0, :4] = 0  # left padding: the masked path
+    with torch.inference_mode():
+        assert torch.equal(plain(input_ids=ids, attention_mask=mask).logits,
+                           grouped(input_ids=ids, attention_mask=mask).logits)
+    for model in (plain, grouped):
+        model(input_ids=ids, attention_mask=mask).logits.logsumexp(-1).sum().backward()
+    for a, b in zip(plain.parameters(), grouped.parameters(), strict=True):
+        assert torch.equal(a.grad, b.grad)
+
+
+def test_saved_model_does_not_keep_the_attention_name(random_lm_dir, tmp_path):
+    engine = EmbeddedEngine.load(str(random_lm_dir), device="cpu")
+    engine.model.save_pretrained(tmp_path)
+    assert grouped_attention.NAME not in (tmp_path / "config.json").read_text()
