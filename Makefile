@@ -63,7 +63,7 @@ demo: install
 reproduce-toy: install
 	$(BIN)/python scripts/reproduce_toy.py
 
-bench: install
+bench: install $(VLLM_STAMP)
 	$(BIN)/pip install -q -e ".[bench]" "$(TORCH)"
 	$(BIN)/python -m bench.run_all
 
