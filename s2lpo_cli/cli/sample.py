@@ -82,6 +82,17 @@ def sample(
             help="Leave out prompts longer than data.max_prompt_tokens (default: refuse the run, naming the row).",
         ),
     ] = False,
+    dtype: Annotated[
+        str | None,
+        typer.Option("--dtype", help="vllm: model dtype (float32, bfloat16, auto). Default: float32 on CPU, auto on GPU."),
+    ] = None,
+    kv_cache_gib: Annotated[
+        float | None,
+        typer.Option(
+            "--kv-cache-gib",
+            help="vllm: KV-cache size in GiB. Default on CPU: a quarter of the free memory, at most 4; on GPU: from gpu_memory_utilization.",
+        ),
+    ] = None,
     shard_size: Annotated[
         int | None,
         typer.Option(
@@ -127,6 +138,8 @@ def sample(
         force=force,
         shard_prompts=shard_size,
         skip_long_prompts=skip_long_prompts,
+        vllm_dtype=dtype,
+        kv_cache_gib=kv_cache_gib,
     )
     err.print(
         f"explorer {job.explorer}  dataset {job.dataset}  n={job.params.n}  engine {job.engine}  -> {job.output}"

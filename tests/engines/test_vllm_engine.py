@@ -102,13 +102,14 @@ def test_vllm_matches_the_embedded_engine_greedily(random_lm_dir):
         pytest.skip("needs a CUDA GPU")
     from s2lpo_cli.engines.embedded import EmbeddedEngine
     from s2lpo_cli.engines.vllm_engine import VLLMEngine
+    from s2lpo_cli.engines.vllm_settings import resolve_vllm_settings
 
     prompts = [
         [{"role": "user", "content": "What is 12 + 7?"}],
         [{"role": "user", "content": "Solve 3x + 2 = 11."}],
     ]
     params = SamplingParams(n=2, temperature=0.0, max_tokens=16)
-    vllm_out = VLLMEngine.load(str(random_lm_dir), gpu_memory_utilization=0.3).generate(
+    vllm_out = VLLMEngine.load(str(random_lm_dir), resolve_vllm_settings(gpu_memory_utilization=0.3)).generate(
         prompts, params, seeds=[1, 2]
     )
     ref = EmbeddedEngine.load(str(random_lm_dir), device="cpu").generate(prompts, params, seeds=[1, 2])
