@@ -116,8 +116,12 @@ def score_model(model_dir: Path, heldout: list[dict[str, str]], k: int, seed: in
 
 def score_run(work: Path, run: str, k: int) -> None:
     """Score every checkpoint of `run` not scored yet (kept in the run's heldout_scores.json)."""
+    from transformers.utils import logging as hf_logging
+
     from s2lpo_cli.atomic import write_text_atomic
     from s2lpo_cli.training.threads import TrainerRegistry, apply_threads
+
+    hf_logging.disable_progress_bar()
 
     folder = work / run
     path = folder / SCORES
