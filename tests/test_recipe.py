@@ -111,7 +111,7 @@ def test_recipe_is_frozen_and_baseline_drops_explorer():
         r.optim.lr = 1.0  # type: ignore[misc]
     b = r.as_baseline()
     assert b.is_grpo and b.models.explorer is None and b.output.run_dir.endswith("_grpo")
-    assert r.schedule.anneal_steps == 4  # the original is untouched
+    assert r.schedule.anneal_steps == 40  # the original is untouched
 
 
 def test_field_reference_covers_every_field():

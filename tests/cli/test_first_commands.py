@@ -37,7 +37,7 @@ def test_sample_with_a_bare_qwen3_name_uses_the_recipe_naming_it(tmp_path):
     assert "model Qwen3-1.7B: the hub model Qwen/Qwen3-1.7B" in proc.stderr
     assert f"recipe {REPO / 'recipes' / '1.7b_8b.yaml'}: the one recipe whose explorer is this model" in proc.stderr
     # the store goes where the recipe says, so `s2lpo train recipes/1.7b_8b.yaml` finds it
-    assert "explorer Qwen/Qwen3-1.7B  dataset math_train  n=16  engine vllm  -> rollouts/qwen3-1.7b_math_train" in proc.stderr
+    assert "explorer Qwen/Qwen3-1.7B  dataset dapo17k  n=16  engine vllm  -> rollouts/qwen3-1.7b_dapo17k" in proc.stderr
     # no model on this machine: the run stops there, with one line
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 

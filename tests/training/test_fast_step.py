@@ -45,9 +45,9 @@ def full_pack(responses, pad_id, device):
     return batch
 
 
-def full_forward(model, batch, *, entropy=None):
+def full_forward(model, batch, *, entropy=None, temperature=1.0):
     logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False).logits
-    logits = logits.gather(1, batch.positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
+    logits = logits.gather(1, batch.positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1])) / temperature
     logp = token_logprobs(logits, batch.targets)
     if entropy is None:
         return logp, None
