@@ -7,8 +7,9 @@ coroutine, awaited directly, every pending answer joining one batch for a pool o
 sized to the node. MATH-500 gold answers, each with a response boxing it and one boxing a perturbed
 copy, repeated up to the size; the verdicts must be identical.
 
-    python -m bench.bench_reward            # 2,048 answers (what `make bench` runs)
-    python -m bench.bench_reward --full     # 16,384: step 1 of 4b_8b (1,024 prompts x 16 explorer responses)
+    python -m bench.bench_reward                  # 512 answers (what `make bench` runs)
+    python -m bench.bench_reward --answers 2048   # any size
+    python -m bench.bench_reward --full           # 16,384: step 1 of 4b_8b (1,024 prompts x 16 explorer responses)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import time
 
 from bench.bench_grading import DATA, pairs_from
 
-DEFAULT_ANSWERS = 2048
+DEFAULT_ANSWERS = 512  # the previous path is slow on a busy 2-core machine
 FULL_ANSWERS = 16384
 
 
@@ -59,11 +60,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     from s2lpo_cli.verl_ext.reward import pool_size
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help=f"{FULL_ANSWERS} answers instead of {DEFAULT_ANSWERS}")
+    parser.add_argument("--answers", type=int, default=DEFAULT_ANSWERS, help="how many answers are in flight")
+    parser.add_argument("--full", action="store_true", help=f"{FULL_ANSWERS} answers (step 1 of 4b_8b)")
     args = parser.parse_args(argv if argv is not None else [])
     logging.getLogger("math_verify").setLevel(logging.ERROR)
     base = pairs_from(DATA / "math500.jsonl")
-    n = FULL_ANSWERS if args.full else DEFAULT_ANSWERS
+    n = FULL_ANSWERS if args.full else args.answers
     pairs = [(f"{base[i % len(base)][0]} (#{i})", base[i % len(base)][1]) for i in range(n)]
     per_node = 1  # one reward worker on this machine: its pool gets every CPU
     # both graders started before timing (their processes import sympy and math-verify)

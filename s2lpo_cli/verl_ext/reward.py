@@ -73,7 +73,7 @@ def shared_pool(workers: int) -> BatchGrader:
     global _pool, _pool_pid
     with _pool_lock:
         if _pool is None or _pool_pid != os.getpid():
-            _pool, _pool_pid = BatchGrader(workers), os.getpid()
+            _pool, _pool_pid = BatchGrader(workers, GRADE_TIMEOUT_S), os.getpid()
         return _pool
 
 
