@@ -95,7 +95,7 @@ def test_neither_local_file_nor_hub_names_both_places(tmp_path):
             "from s2lpo_cli.errors import UserError\n"
             f"try:\n    load_train_set('dapo17k', data_dir={str(tmp_path)!r})\n"
             "except UserError as exc:\n    print(exc)\n")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     message = done.stdout
     assert f"no {tmp_path}/dapo17k.jsonl or {tmp_path}/dapo17k.parquet" in message, done.stderr
     assert "the hub (BytedTsinghua-SIA/DAPO-Math-17k, split train) could not be reached" in message

@@ -9,6 +9,7 @@ from s2lpo_cli.evaluation.raw import read_raw
 from s2lpo_cli.evaluation.runner import rescore, run_eval
 from s2lpo_cli.evaluation.settings import EvalSettings, resolve_sampling
 from s2lpo_cli.grading.passk import pass_at_k
+from s2lpo_cli.grading.version import RULES_VERSION
 
 from .scripted import ScriptedEngine, expected_correct
 
@@ -49,7 +50,9 @@ def test_full_layout_and_metrics(tmp_path, bench_file, grader):
     assert all(e in ("x+1", r.answer) for s, r in zip(scored, rows, strict=True) for e in s["extracted"])
 
     entry = summary["benchmarks"]["toy"]
-    assert set(entry) == {"n_questions", "k", "pass@1", "pass@k", "accuracy", "mean_length", "truncated_rate", "timeouts"}
+    assert set(entry) == {"n_questions", "k", "pass@1", "pass@k", "accuracy", "mean_length", "truncated_rate", "timeouts",
+                          "grading_rules_version", "spec_version"}
+    assert entry["grading_rules_version"] == RULES_VERSION and entry["spec_version"] is None  # a --benchmark-file
     assert entry["n_questions"] == 5 and entry["k"] == 4
     assert entry["pass@1"] == pytest.approx(sum(c / 4 for c in correct.values()) / 5)
     assert entry["pass@k"]["2"] == pytest.approx(sum(pass_at_k(4, c, 2) for c in correct.values()) / 5)
