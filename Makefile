@@ -43,7 +43,7 @@ $(VLLM_STAMP): pyproject.toml
 	touch $(VLLM_STAMP)
 
 test-vllm: $(VLLM_STAMP)
-	$(VLLM_VENV)/bin/python -m pytest -q -m vllm -p no:cacheprovider
+	$(VLLM_VENV)/bin/python -m pytest -q -m vllm -p no:cacheprovider tests/engines
 
 test: install
 	$(BIN)/python -m pytest -q -m "not gpu"

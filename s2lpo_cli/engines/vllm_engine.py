@@ -104,6 +104,8 @@ class VLLMEngine:
             check_kv_cache(settings, config, available_memory_gib())
         if settings.in_process:
             os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+            # vLLM would pin this whole process (grader pool, trainer and all) to one core.
+            os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
         llm = vllm.LLM(model=model, seed=seed, logprobs_mode=LOGPROBS_MODE, **settings.engine_kwargs())
         return cls(llm, settings)
 

@@ -8,7 +8,8 @@ every CPU kernel has), the model runs eagerly (no torch.compile: minutes of star
 off (with it, a prompt prefilled over two steps makes vLLM rewind its seeded generator, which CPU
 generators cannot do: "CPU Generator does not use offset"), and the engine runs in this process
 (VLLM_ENABLE_V1_MULTIPROCESSING=0: no engine and worker processes to spawn, so a start takes seconds
-instead of a minute, and scripts need no `if __name__ == "__main__":` guard).
+instead of a minute, and scripts need no `if __name__ == "__main__":` guard), its threads left unpinned
+(VLLM_CPU_OMP_THREADS_BIND=nobind unless set: vLLM would pin the whole process to one core).
 """
 
 from __future__ import annotations

@@ -180,7 +180,7 @@ def _kill_when(proc: subprocess.Popen, ready, timeout: float = 600) -> None:
 
 def _sample_args(tiny_models: Path, output: Path, *extra: str) -> list[str]:
     return ["sample", "--explorer", str(tiny_models / "explorer"), "--dataset", str(tiny_models / "data" / "train.jsonl"),
-            "--engine", "vllm", "--n", "4", "--limit", "16", "--shard-size", "4", "--output", str(output), *extra]
+            "--engine", "vllm", "--n", "4", "--limit", "48", "--shard-size", "2", "--output", str(output), *extra]
 
 
 def _rows(store: Path) -> list[tuple]:
@@ -198,17 +198,17 @@ def test_sample_with_vllm_resumes_after_kill_9_and_matches_an_uninterrupted_run(
     store = tmp_path / "killed"
     proc = _s2lpo(*_sample_args(tiny_models, store), cwd=tmp_path)
     _kill_when(proc, lambda: (store / "shards" / "part-00000.parquet").is_file())
-    assert not (store / "shards" / "part-00003.parquet").is_file()
+    assert len(list((store / "shards").glob("part-*.parquet"))) < 24  # 48 prompts in shards of 2
     out = _finish(_s2lpo(*_sample_args(tiny_models, store), cwd=tmp_path))
-    assert "64" in out
+    assert "192" in out
     manifest = RolloutStore.open(store).manifest
     assert manifest["complete"] and manifest["engine"] == "vllm"
     assert manifest["vllm"]["device"] == "cpu" and manifest["vllm"]["dtype"] == "float32"
     assert manifest["vllm"]["kv_cache_gib"] > 0 and manifest["versions"]["vllm"]
 
     reference = tmp_path / "reference"
-    job = build_job(str(tiny_models / "explorer"), dataset=str(tiny_models / "data" / "train.jsonl"), n=4, limit=16,
-                    engine="vllm", output=str(reference), shard_prompts=4)
+    job = build_job(str(tiny_models / "explorer"), dataset=str(tiny_models / "data" / "train.jsonl"), n=4, limit=48,
+                    engine="vllm", output=str(reference), shard_prompts=2)
     run_sampling(job, engine=vllm_explorer)
     assert _rows(store) == _rows(reference)
 
@@ -224,7 +224,7 @@ def test_sample_with_vllm_in_think_mode_and_kv_cache_override(tiny_models, tmp_p
     assert opened.manifest["prompt"]["enable_thinking"] is True
     assert opened.manifest["vllm"]["kv_cache_gib"] == 0.5
     table = opened.table().to_pylist()
-    assert len(table) == 64 and {r["response_index"] for r in table} == {0, 1, 2, 3}
+    assert len(table) == 192 and {r["response_index"] for r in table} == {0, 1, 2, 3}
     from transformers import AutoTokenizer
 
     prompt = AutoTokenizer.from_pretrained(tiny_models / "explorer").decode(table[0]["prompt_token_ids"])
@@ -255,8 +255,8 @@ def test_a_rollout_store_written_by_vllm_trains_with_the_embedded_trainer(tiny_m
 
 def _eval_args(tiny_models: Path, mode: str, *extra: str) -> list[str]:
     return ["eval", "--model", str(tiny_models / "target"), "--engine", "vllm", "--mode", mode,
-            "--benchmark-file", str(tiny_models / "data" / "heldout.jsonl"), "--limit", "24", "--k", "4",
-            "--max-tokens", "24", "--batch-size", "4", "--pass-k", "1,4", "--output", "ev", *extra]
+            "--benchmark-file", str(tiny_models / "data" / "heldout.jsonl"), "--limit", "48", "--k", "4",
+            "--max-tokens", "24", "--batch-size", "2", "--pass-k", "1,4", "--output", "ev", *extra]
 
 
 @pytest.mark.parametrize("mode", ["think", "nothink"])
@@ -265,16 +265,16 @@ def test_eval_with_vllm_resumes_after_kill_9(tiny_models, tmp_path, mode):
 
     def some_written() -> bool:
         raws = list((tmp_path / "ev" / "output").glob("*/heldout_raw.jsonl"))
-        return bool(raws) and len(raws[0].read_text().splitlines()) >= 4
+        return bool(raws) and len(raws[0].read_text().splitlines()) >= 2
 
     _kill_when(proc, some_written)
     (raw,) = (tmp_path / "ev" / "output").glob("*/heldout_raw.jsonl")
     before = raw.read_text().splitlines()
-    assert 4 <= len(before) < 24
+    assert 2 <= len(before) < 48
     out = _finish(_s2lpo(*_eval_args(tiny_models, mode), cwd=tmp_path))
     assert "continuing the unfinished run" in out
     after = raw.read_text().splitlines()
-    assert len(after) == 24 and after[: len(before)] == before
+    assert len(after) == 48 and after[: len(before)] == before
     assert all(len(json.loads(line)["responses"]) == 4 for line in after)
     config = json.loads((raw.parent / "config.txt").read_text())
     assert config["engine"] == "vllm" and config["settings"]["mode"] == mode
