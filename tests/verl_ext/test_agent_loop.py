@@ -193,7 +193,7 @@ def test_verl_grpo_advantage_over_the_mixed_batch_equals_the_embedded_trainers(v
         _, response = _unpadded(outputs[i])
         text = worker.tokenizer.decode(response, skip_special_tokens=True)
         gold = dataset[8 if i < 8 else 9]["reward_model"]["ground_truth"]
-        rewards.append(compute_score("synthetic", text, gold)["score"])
+        rewards.append(asyncio.run(compute_score("synthetic", text, gold))["score"])
     assert 0 < sum(rewards) < len(rewards)  # explorer slots alternate right/wrong answers
     response_mask = batch.batch["response_mask"]
     last = response_mask.sum(-1) - 1

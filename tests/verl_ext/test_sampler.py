@@ -52,7 +52,8 @@ def store(monkeypatch):
 
 
 def _recipe(*extra: str):
-    return load_recipe("tiny", ["engine.kind=verl", "engine.gpus_per_node=1", "engine.tensor_parallel_size=1", *extra])
+    return load_recipe("tiny", ["engine.kind=verl", "engine.gpus_per_node=1", "engine.tensor_parallel_size=1",
+                                "schedule.total_steps=40", "schedule.anneal_steps=4", *extra])
 
 
 def _buffer(recipe, **config_changes):
