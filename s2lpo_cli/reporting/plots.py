@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from s2lpo_cli.reporting.smoothing import rolling_mean, smoothing_window
+
 
 def _pyplot():
     import matplotlib
@@ -21,9 +23,25 @@ def _trained(data: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for r in data["runs"] if r["training"] and r["training"]["steps"]]
 
 
+# A part of a group is drawn only on the steps that had responses of that kind.
+_ONLY_WHERE = {"reward_explorer": "g_w", "reward_target": "g_s"}
+
+
 def _series(run: dict[str, Any], key: str) -> tuple[list[int], list[float]]:
-    pts = [(s["step"], s[key]) for s in run["training"]["steps"] if s.get(key) is not None]
+    gate = _ONLY_WHERE.get(key)
+    pts = [(s["step"], s[key]) for s in run["training"]["steps"]
+           if s.get(key) is not None and (gate is None or s.get(gate) is None or s[gate] > 0)]
     return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def _draw(ax, x: list[int], y: list[float], color: str, label: str, style: str = "-") -> None:
+    """A long series: its rolling mean (window in the legend) over faint raw points; a short one as is."""
+    window = smoothing_window(len(x))
+    if window == 1:
+        ax.plot(x, y, style, marker="o", color=color, markersize=4, label=label)
+        return
+    ax.plot(x, y, "o", color=color, markersize=2, alpha=0.2)
+    ax.plot(x, rolling_mean(y, window), style, color=color, linewidth=1.8, label=f"{label} (rolling mean, {window} steps)")
 
 
 def _save(fig, path: Path) -> Path:
@@ -52,13 +70,14 @@ def reward_plot(data: dict[str, Any], path: Path) -> Path | None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for i, r in enumerate(runs):
-        for key, style, label in (("reward_mean", "-o", "all"), ("reward_explorer", "--^", "explorer part"),
-                                  ("reward_target", ":s", "target part")):
+        # without explorer responses, all responses are the target part: drawn once
+        all_is_target = not _series(r, "reward_explorer")[0] and bool(_series(r, "reward_target")[0])
+        for key, style, label in (("reward_target", "-", "target part"), ("reward_explorer", "--", "explorer part"),
+                                  ("reward_mean", ":", "all responses")):
             x, y = _series(r, key)
-            if x:
-                ax.plot(x, y, style, color=_color(i), markersize=4, label=f"{r['name']}: {label}",
-                        alpha=1.0 if key == "reward_mean" else 0.7)
-    ax.set(ylabel="mean reward", title="Reward per step (explorer and target parts of each group)")
+            if x and not (key == "reward_mean" and all_is_target):
+                _draw(ax, x, y, _color(i), f"{r['name']}: {label}", style)
+    ax.set(ylabel="mean reward", title="Reward per step: the target's own, the explorer's (where G_w > 0), all")
     _step_axis(ax)
     ax.legend(fontsize=7)
     return _save(fig, path)
@@ -94,7 +113,7 @@ def per_step_plot(data: dict[str, Any], path: Path, keys: list[tuple[str, str]],
         for i, r in enumerate(runs):
             x, y = _series(r, key)
             if x:
-                ax.plot(x, y, "-o", color=_color(i), markersize=4, label=r["name"])
+                _draw(ax, x, y, _color(i), r["name"])
                 drawn = True
         if not drawn:
             ax.text(0.5, 0.5, f"{key} not logged", ha="center", va="center", transform=ax.transAxes)

@@ -14,7 +14,8 @@ from s2lpo_cli.reporting.summary import build_report_data
 from s2lpo_cli.reporting.tables import Grid, all_grids, to_markdown
 
 PLOT_CAPTIONS = {
-    "reward": "Reward per step; dashed: the explorer part of each group, dotted: the target part.",
+    "reward": "Reward per step; solid: the target part of each group, dashed: the explorer part (steps with "
+              "G_w > 0), dotted: all responses. Runs over 30 steps: rolling mean over faint raw points.",
     "schedule": "The schedule: explorer responses G_w and target responses G_s per group.",
     "response_length": "Mean response length per step.",
     "kl_entropy": "KL to the initial model and policy entropy per step.",

@@ -7,6 +7,7 @@ from typing import Any
 
 from s2lpo_cli.reporting.eval_results import BenchResult
 from s2lpo_cli.reporting.runs import Run
+from s2lpo_cli.reporting.smoothing import headline
 from s2lpo_cli.reporting.training_log import TrainingLog
 
 
@@ -17,8 +18,7 @@ def _diff(a: float | None, b: float | None) -> float | None:
 def training_summary(log: TrainingLog) -> dict[str, Any]:
     recipe = log.recipe or {}
     schedule, rollout = recipe.get("schedule") or {}, recipe.get("rollout") or {}
-    rewarded = [s for s in log.steps if s.reward_mean is not None]
-    best = max(rewarded, key=lambda s: s.reward_mean, default=None)
+    steps = [asdict(s) for s in log.steps]
     tokens = [s.target_tokens for s in log.steps if s.target_tokens is not None]
     return {
         "status": log.status,
@@ -30,12 +30,10 @@ def training_summary(log: TrainingLog) -> dict[str, Any]:
         "mode": schedule.get("mode"),
         "target": (recipe.get("models") or {}).get("target"),
         "explorer": (recipe.get("models") or {}).get("explorer"),
-        "final_reward": rewarded[-1].reward_mean if rewarded else None,
-        "best_reward": best.reward_mean if best else None,
-        "best_step": best.step if best else None,
+        **headline(steps),
         "target_tokens": sum(tokens) if tokens else None,
         "train_time_s": sum(s.step_time_s for s in log.steps if s.step_time_s is not None) or None,
-        "steps": [asdict(s) for s in log.steps],
+        "steps": steps,
         "planned": [asdict(p) for p in log.planned],
     }
 
