@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from s2lpo_cli.reporting.arms import group_runs
 from s2lpo_cli.reporting.eval_results import BenchResult
 from s2lpo_cli.reporting.runs import Run
 from s2lpo_cli.reporting.smoothing import headline
 from s2lpo_cli.reporting.training_log import TrainingLog
+from s2lpo_cli.reporting.verdict import verdict
 
 
 def _diff(a: float | None, b: float | None) -> float | None:
@@ -94,8 +96,9 @@ def benchmark_names(runs: list[Run]) -> list[str]:
     return names
 
 
-def build_report_data(runs: list[Run], baseline: Run) -> dict[str, Any]:
-    """Everything the report shows; a benchmark one run lacks and others have is listed as missing."""
+def build_report_data(runs: list[Run], baseline: Run, groups: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Everything the report shows; a benchmark one run lacks and others have is listed as missing.
+    groups: arms named by hand ({arm: run names}); the other runs are grouped by name (see arms.py)."""
     benches = benchmark_names(runs)
     base_results = baseline.evals.benchmarks if baseline.evals else {}
     out_runs = []
@@ -111,9 +114,12 @@ def build_report_data(runs: list[Run], baseline: Run) -> dict[str, Any]:
                 "path": str(run.path),
                 "training": training_summary(run.training) if run.training else None,
                 "benchmarks": {b: _bench_row(results.get(b), base_results.get(b)) for b in benches},
+                "heldout_by_checkpoint": {str(step): acc for step, acc in run.checkpoint_scores.items()},
                 "missing_benchmarks": missing,
                 "notes": notes,
             }
         )
-    return {"baseline": baseline.name, "benchmarks": benches, "runs": out_runs,
-            "warnings": version_warnings(runs, benches)}
+    data = {"baseline": baseline.name, "benchmarks": benches, "runs": out_runs,
+            "arms": group_runs([r.name for r in runs], groups), "warnings": version_warnings(runs, benches)}
+    data["verdict"] = verdict(data)
+    return data

@@ -1,7 +1,13 @@
 import pytest
 from reporting_fixtures import write_training_run
 
-from s2lpo_cli.reporting.smoothing import FINAL_LAST_K, SMOOTH_WINDOW, headline, rolling_mean, smoothing_window
+from s2lpo_cli.reporting.smoothing import (
+    FINAL_LAST_K,
+    SMOOTH_WINDOW,
+    headline,
+    rolling_mean,
+    smoothing_window,
+)
 from s2lpo_cli.reporting.summary import training_summary
 from s2lpo_cli.reporting.training_log import load_training_log
 
