@@ -54,3 +54,14 @@ def test_long_run_best_is_smoothed_and_final_is_the_last_k_mean():
     # the spike (0.95) is not the best: the best window is the last one, ending at step 60
     assert h["best_target_step"] == 60
     assert h["best_target_reward"] == pytest.approx(h["final_target_reward"])
+
+
+def test_plotted_parts_only_where_the_group_had_them():
+    from s2lpo_cli.reporting.plots import _series
+
+    steps = [{"step": 1, "g_w": 8, "g_s": 0, "reward_explorer": 0.4, "reward_target": 0.0, "reward_mean": 0.4},
+             {"step": 2, "g_w": 0, "g_s": 8, "reward_explorer": 0.0, "reward_target": 0.3, "reward_mean": 0.3}]
+    run = {"training": {"steps": steps}}
+    assert _series(run, "reward_explorer") == ([1], [0.4])
+    assert _series(run, "reward_target") == ([2], [0.3])
+    assert _series(run, "reward_mean") == ([1, 2], [0.4, 0.3])
