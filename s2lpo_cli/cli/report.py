@@ -50,7 +50,7 @@ def report(
     for warning in result.data["warnings"]:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     for line in result.data["verdict"]:
-        out.print(line, highlight=False)
+        out.print(line, highlight=False, soft_wrap=True)
     for grid in result.grids:
         table = to_rich(grid)
         # Into a file or pipe: full-width rows rather than cells wrapped at 80 columns.
