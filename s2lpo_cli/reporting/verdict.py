@@ -49,10 +49,10 @@ def spread_clause(label: str, stats: Stats, diff: Callable[[float], str]) -> str
     ranked = _ranked(stats)
     if len(ranked) < 2 or ranked[0][1][1] is None or ranked[1][1][1] is None:
         return None
-    (_, (m1, sd1, _)), (_, (m2, sd2, _)) = ranked[0], ranked[1]
-    spread = max(sd1, sd2)
-    relation = "exceeds" if m1 - m2 > spread else "does not exceed"
-    return f"the {label} difference ({diff(m1 - m2)}) {relation} the seeds' spread (sd {diff(sd1)} and {diff(sd2)})"
+    (a1, (m1, sd1, _)), (a2, (m2, sd2, _)) = ranked[0], ranked[1]
+    relation = "exceeds" if m1 - m2 > max(sd1, sd2) else "does not exceed"
+    return (f"the {label} difference ({diff(m1 - m2)}) {relation} the seeds' spread "
+            f"(sd {a1} {diff(sd1)}, {a2} {diff(sd2)})")
 
 
 def verdict(data: dict[str, Any]) -> list[str]:

@@ -54,8 +54,8 @@ def test_seeds_get_a_verdict_with_their_spread_and_a_banded_checkpoint_plot(tmp_
     # held-out, last checkpoint: 61% (sd 1 pt) against 45% (sd 7.1 pt)
     assert heldout.startswith("Held-out accuracy (last checkpoint): seed* 61.0% (mean of 3), seed*_grpo 45.0%")
     assert heldout.endswith("by 16.0 pt.")
-    assert "the reward difference (0.150) exceeds the seeds' spread (sd 0.000 and 0.071)" in seeds
-    assert "the held-out difference (16.0 pt) exceeds the seeds' spread (sd 1.0 pt and 7.1 pt)" in seeds
+    assert "the reward difference (0.150) exceeds the seeds' spread (sd seed* 0.000, seed*_grpo 0.071)" in seeds
+    assert "the held-out difference (16.0 pt) exceeds the seeds' spread (sd seed* 1.0 pt, seed*_grpo 7.1 pt)" in seeds
     md = (out / "report.md").read_text().splitlines()
     assert md[2:5] == [f"{line}  " for line in data["verdict"]]  # report.md opens with the verdict
     assert (out / "heldout_checkpoints.png").stat().st_size > 5000
