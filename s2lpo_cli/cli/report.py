@@ -11,7 +11,8 @@ from s2lpo_cli.cli.console import err, out
 
 EPILOG = (
     "Example: s2lpo report runs/tiny runs/tiny_grpo --out report  |  "
-    "s2lpo report runs/base_eval runs/tiny runs/tiny_grpo --baseline base_eval"
+    "s2lpo report runs/base_eval runs/tiny runs/tiny_grpo --baseline base_eval  |  "
+    "s2lpo report runs/a runs/b runs/c --group s2lpo=a,b"
 )
 
 
@@ -29,6 +30,11 @@ def report(
         str | None,
         typer.Option("--baseline", help="The run the others are compared against: its folder name, or its position from 1. Default: the first."),
     ] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--group", help="NAME=RUN,RUN: runs that are seeds of one arm (mean, sd bands). Default: runs "
+                     "whose names differ only in digits (seed0, seed1) form an arm."),
+    ] = None,
 ) -> None:
     """Compare training runs and evaluations: tables, PNG plots, report.md and report.json."""
     from rich.console import Console
@@ -37,12 +43,14 @@ def report(
     from s2lpo_cli.reporting.report import make_report
     from s2lpo_cli.reporting.tables import to_rich
 
-    result = make_report(run_dirs, out_dir, baseline)
+    result = make_report(run_dirs, out_dir, baseline, group)
     for run in result.data["runs"]:
         for note in run["notes"]:
             err.print(f"[yellow]{run['name']}:[/] {note}", highlight=False)
     for warning in result.data["warnings"]:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    for line in result.data["verdict"]:
+        out.print(line, highlight=False, soft_wrap=True)
     for grid in result.grids:
         table = to_rich(grid)
         # Into a file or pipe: full-width rows rather than cells wrapped at 80 columns.

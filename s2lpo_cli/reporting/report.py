@@ -8,17 +8,21 @@ from pathlib import Path
 from typing import Any
 
 from s2lpo_cli.atomic import write_text_atomic
+from s2lpo_cli.reporting.arms import parse_groups
 from s2lpo_cli.reporting.plots import all_plots
 from s2lpo_cli.reporting.runs import load_runs, pick_baseline
 from s2lpo_cli.reporting.summary import build_report_data
 from s2lpo_cli.reporting.tables import Grid, all_grids, to_markdown
 
 PLOT_CAPTIONS = {
-    "reward": "Reward per step; dashed: the explorer part of each group, dotted: the target part.",
+    "reward": "Reward per step; solid: the target part of each group, dashed: the explorer part (steps with "
+              "G_w > 0), dotted: all responses. Runs over 30 steps: rolling mean over faint raw points.",
     "schedule": "The schedule: explorer responses G_w and target responses G_s per group.",
     "response_length": "Mean response length per step.",
     "kl_entropy": "KL to the initial model and policy entropy per step.",
     "target_tokens": "Tokens the target generated, cumulative: the rollout compute each run paid.",
+    "heldout_checkpoints": "Held-out accuracy of each checkpoint (heldout_scores.json); arms of several seeds: "
+                           "mean with a band of one standard deviation.",
 }
 
 
@@ -32,7 +36,8 @@ class Report:
 
 
 def render_markdown(data: dict[str, Any], grids: list[Grid], plots: dict[str, Path]) -> str:
-    lines = ["# s2lpo report", "", f"Runs compared (baseline: **{data['baseline']}**):", ""]
+    lines = ["# s2lpo report", "", *(f"{line}  " for line in data["verdict"]), "",
+             f"Runs compared (baseline: **{data['baseline']}**):", ""]
     for run in data["runs"]:
         lines.append(f"- **{run['name']}** — `{run['path']}`")
         lines.extend(f"  - {note}" for note in run["notes"])
@@ -48,11 +53,13 @@ def render_markdown(data: dict[str, Any], grids: list[Grid], plots: dict[str, Pa
     return "\n".join(lines)
 
 
-def make_report(run_dirs: list[str | Path], out_dir: str | Path, baseline: str | None = None) -> Report:
-    """Read every run, write report.json, the PNG plots and report.md into out_dir."""
+def make_report(run_dirs: list[str | Path], out_dir: str | Path, baseline: str | None = None,
+                groups: list[str] | None = None) -> Report:
+    """Read every run, write report.json, the PNG plots and report.md into out_dir.
+    groups: `--group NAME=RUN,RUN` options (arms of several seeds)."""
     runs = load_runs(run_dirs)
     base = pick_baseline(runs, baseline)
-    data = build_report_data(runs, base)
+    data = build_report_data(runs, base, parse_groups(groups or [], [r.name for r in runs]))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     grids = all_grids(data)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from s2lpo_cli.errors import UserError
+from s2lpo_cli.reporting.checkpoint_scores import load_checkpoint_scores
 from s2lpo_cli.reporting.eval_results import EvalResults, load_eval_results
 from s2lpo_cli.reporting.training_log import METRICS, RECIPE, TrainingLog, is_training_run, load_training_log
 
@@ -16,6 +17,7 @@ class Run:
     path: Path
     training: TrainingLog | None
     evals: EvalResults | None
+    checkpoint_scores: dict[int, float] = field(default_factory=dict)
 
     @property
     def notes(self) -> list[str]:
@@ -42,7 +44,8 @@ def load_run(path: str | Path) -> Run:
             f"{folder}: not a run: no {METRICS} or {RECIPE} (written by `s2lpo train`) and no "
             "result/*/summary.json or result/*/<bench>.json (written by `s2lpo eval --output DIR`) under it"
         )
-    return Run(name=folder.resolve().name, path=folder, training=training, evals=evals)
+    return Run(name=folder.resolve().name, path=folder, training=training, evals=evals,
+               checkpoint_scores=load_checkpoint_scores(folder))
 
 
 def load_runs(paths: list[str | Path]) -> list[Run]:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from s2lpo_cli.reporting.arms import group_runs
 from s2lpo_cli.reporting.eval_results import BenchResult
 from s2lpo_cli.reporting.runs import Run
+from s2lpo_cli.reporting.smoothing import headline
 from s2lpo_cli.reporting.training_log import TrainingLog
+from s2lpo_cli.reporting.verdict import verdict
 
 
 def _diff(a: float | None, b: float | None) -> float | None:
@@ -17,8 +20,7 @@ def _diff(a: float | None, b: float | None) -> float | None:
 def training_summary(log: TrainingLog) -> dict[str, Any]:
     recipe = log.recipe or {}
     schedule, rollout = recipe.get("schedule") or {}, recipe.get("rollout") or {}
-    rewarded = [s for s in log.steps if s.reward_mean is not None]
-    best = max(rewarded, key=lambda s: s.reward_mean, default=None)
+    steps = [asdict(s) for s in log.steps]
     tokens = [s.target_tokens for s in log.steps if s.target_tokens is not None]
     return {
         "status": log.status,
@@ -30,12 +32,10 @@ def training_summary(log: TrainingLog) -> dict[str, Any]:
         "mode": schedule.get("mode"),
         "target": (recipe.get("models") or {}).get("target"),
         "explorer": (recipe.get("models") or {}).get("explorer"),
-        "final_reward": rewarded[-1].reward_mean if rewarded else None,
-        "best_reward": best.reward_mean if best else None,
-        "best_step": best.step if best else None,
+        **headline(steps),
         "target_tokens": sum(tokens) if tokens else None,
         "train_time_s": sum(s.step_time_s for s in log.steps if s.step_time_s is not None) or None,
-        "steps": [asdict(s) for s in log.steps],
+        "steps": steps,
         "planned": [asdict(p) for p in log.planned],
     }
 
@@ -96,8 +96,9 @@ def benchmark_names(runs: list[Run]) -> list[str]:
     return names
 
 
-def build_report_data(runs: list[Run], baseline: Run) -> dict[str, Any]:
-    """Everything the report shows; a benchmark one run lacks and others have is listed as missing."""
+def build_report_data(runs: list[Run], baseline: Run, groups: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Everything the report shows; a benchmark one run lacks and others have is listed as missing.
+    groups: arms named by hand ({arm: run names}); the other runs are grouped by name (see arms.py)."""
     benches = benchmark_names(runs)
     base_results = baseline.evals.benchmarks if baseline.evals else {}
     out_runs = []
@@ -113,9 +114,12 @@ def build_report_data(runs: list[Run], baseline: Run) -> dict[str, Any]:
                 "path": str(run.path),
                 "training": training_summary(run.training) if run.training else None,
                 "benchmarks": {b: _bench_row(results.get(b), base_results.get(b)) for b in benches},
+                "heldout_by_checkpoint": {str(step): acc for step, acc in run.checkpoint_scores.items()},
                 "missing_benchmarks": missing,
                 "notes": notes,
             }
         )
-    return {"baseline": baseline.name, "benchmarks": benches, "runs": out_runs,
-            "warnings": version_warnings(runs, benches)}
+    data = {"baseline": baseline.name, "benchmarks": benches, "runs": out_runs,
+            "arms": group_runs([r.name for r in runs], groups), "warnings": version_warnings(runs, benches)}
+    data["verdict"] = verdict(data)
+    return data

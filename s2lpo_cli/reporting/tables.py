@@ -36,17 +36,22 @@ def tokens(x: int | None) -> str:
 
 
 def training_overview(data: dict[str, Any]) -> Grid | None:
+    """The headline is the target's own reward; the all-responses reward and the explorer part are labelled."""
     runs = [r for r in data["runs"] if r["training"]]
     if not runs:
         return None
     rows = []
     for r in runs:
         t = r["training"]
-        best = "—" if t["best_reward"] is None else f"{t['best_reward']:.3f} (step {t['best_step']})"
+        final = "—" if t["final_target_reward"] is None else f"{t['final_target_reward']:.3f} (last {t['final_k']})"
+        best = "—" if t["best_target_reward"] is None else (
+            f"{t['best_target_reward']:.3f} (step {t['best_target_step']}, window {t['smoothing_window']})")
         rows.append([r["name"], t["status"], num(t["anneal_steps"]), num(t["group_size"]), t["mode"] or "—",
-                     num(t["final_reward"]), best, tokens(t["target_tokens"])])
-    cols = ["run", "status", "N", "G", "mode", "final reward", "best reward", "target tokens"]
-    return Grid("Training", cols, rows)
+                     final, best, num(t["final_reward_all_responses"]), num(t["explorer_reward_mean"]),
+                     tokens(t["target_tokens"])])
+    cols = ["run", "status", "N", "G", "mode", "final target reward", "best target reward (rolling mean)",
+            "all responses, same last steps", "explorer part (steps with G_w>0)", "target tokens"]
+    return Grid("Training: the target's own reward (explorer responses excluded)", cols, rows)
 
 
 def _shown(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -37,7 +37,9 @@ def test_report_compares_runs_against_the_baseline(three_runs, tmp_path):
     assert by_name["tiny_grpo"]["benchmarks"]["heldout"]["delta_accuracy"] == pytest.approx(0.05)
     assert by_name["tiny_grpo"]["missing_benchmarks"] == ["math500"]
     assert any("math500" in n and "no result yet" in n for n in by_name["tiny_grpo"]["notes"])
-    assert by_name["tiny"]["training"]["final_reward"] == pytest.approx(0.6)
+    # target part = 0.1 * step - 0.1 on steps 2..6 (step 1: explorer only)
+    assert by_name["tiny"]["training"]["final_target_reward"] == pytest.approx(0.3)
+    assert "0.300 (last 5)" in result.output
     # terminal: Pass@1 with the difference to the baseline, the schedule per step
     assert "+15.0 pt" in result.output and "+5.0 pt" in result.output
     assert "tiny: schedule and reward per step" in result.output

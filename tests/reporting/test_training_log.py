@@ -16,8 +16,10 @@ def test_complete_mixed_run(tmp_path):
     assert [s.g_w for s in log.steps] == [8, 4, 0, 0, 0, 0]
     assert [s.g_s for s in log.steps] == [0, 4, 8, 8, 8, 8]
     summary = training_summary(log)
-    assert summary["final_reward"] == pytest.approx(0.35)
-    assert (summary["best_reward"], summary["best_step"]) == (pytest.approx(0.5), 2)
+    # the fixture logs reward_target = reward - 0.1 on steps 2..6 (step 1 had no target response)
+    assert summary["final_target_reward"] == pytest.approx((0.4 + 0.2 + 0.3 + 0.1 + 0.25) / 5)
+    assert summary["final_k"] == 5 and summary["smoothing_window"] == 1
+    assert (summary["best_target_reward"], summary["best_target_step"]) == (pytest.approx(0.4), 2)
     assert summary["target_tokens"] == 10 * (0 + 4 + 8 * 4)
 
 
