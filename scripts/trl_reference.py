@@ -113,10 +113,11 @@ def run_trl(tiny: Path, steps: int, seed: int, out: Path) -> Path:
 
 def run_s2lpo(tiny: Path, steps: int, seed: int, run_dir: Path) -> Path:
     """s2lpo's own GRPO baseline through its CLI, same settings; returns the run folder (the CLI prints it:
-    `--baseline` adds `_grpo` to output.run_dir). Needs steps >= the recipe's anneal_steps (4)."""
+    `--baseline` adds `_grpo` to output.run_dir)."""
     sets = [f"models.target={tiny / 'target'}", f"data.train={tiny / 'data' / 'train.jsonl'}", f"optim.lr={LR}",
             f"optim.prompts_per_step={PROMPTS}", f"optim.mini_batch={PROMPTS}", f"rollout.group_size={G}",
-            f"schedule.total_steps={steps}", f"optim.seed={seed}", f"output.run_dir={run_dir}"]
+            f"schedule.total_steps={steps}", "schedule.anneal_steps=0", f"optim.seed={seed}",
+            f"output.run_dir={run_dir}"]
     cmd = [sys.executable, "-m", "s2lpo_cli.cli.app", "train", str(REPO / "recipes" / "tiny.yaml"), "--baseline"]
     for s in sets:
         cmd += ["--set", s]
