@@ -11,12 +11,12 @@ import difflib
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from s2lpo_cli.data.choices import format_question, normalize_choices
 from s2lpo_cli.data.hub import HubSource, has_datasets, load_hub_records, local_mapper, map_record
 from s2lpo_cli.data.rows import Row, read_rows
+from s2lpo_cli.data.spec_files import load_specs
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.prompting import DEFAULT_INSTRUCTION
 
@@ -46,15 +46,7 @@ class BenchmarkSpec(BaseModel):
 
 
 def registered() -> dict[str, BenchmarkSpec]:
-    specs = {}
-    for path in sorted(EVAL_DATA_DIR.glob("*.yaml")):
-        try:
-            spec = BenchmarkSpec.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise UserError(f"{path}: {problems}") from None
-        specs[spec.name] = spec
-    return specs
+    return load_specs(EVAL_DATA_DIR, BenchmarkSpec)
 
 
 def default_names() -> list[str]:

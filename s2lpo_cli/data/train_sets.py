@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from s2lpo_cli.data.hub import HubSource, has_datasets, load_hub_records, local_mapper, map_record
 from s2lpo_cli.data.rows import Row, read_rows
+from s2lpo_cli.data.spec_files import load_specs
 from s2lpo_cli.errors import UserError
 
 TRAIN_DATA_DIR = Path(__file__).resolve().parents[2] / "train_data"
@@ -48,15 +48,7 @@ class TrainSetSpec(BaseModel):
 
 
 def registered() -> dict[str, TrainSetSpec]:
-    specs = {}
-    for path in sorted(TRAIN_DATA_DIR.glob("*.yaml")):
-        try:
-            spec = TrainSetSpec.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise UserError(f"{path}: {problems}") from None
-        specs[spec.name] = spec
-    return specs
+    return load_specs(TRAIN_DATA_DIR, TrainSetSpec)
 
 
 def train_set_version(name_or_path: str) -> int | None:
