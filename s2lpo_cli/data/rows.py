@@ -107,3 +107,14 @@ def read_rows(
     if not rows:
         raise UserError(f"{path}: holds no rows")
     return rows
+
+
+def first_of_each(rows: list[Row], key: Callable[[Row], str]) -> tuple[list[Row], int]:
+    """The first row of each `key` value, in order, and how many rows were dropped."""
+    seen: set[str] = set()
+    kept = []
+    for row in rows:
+        if key(row) not in seen:
+            seen.add(key(row))
+            kept.append(row)
+    return kept, len(rows) - len(kept)

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from s2lpo_cli.data.hub import HubSource, has_datasets, load_hub_records, local_mapper, map_record
-from s2lpo_cli.data.rows import Row, read_rows
+from s2lpo_cli.data.rows import Row, first_of_each, read_rows
 from s2lpo_cli.data.spec_files import load_specs
 from s2lpo_cli.errors import UserError
 
@@ -59,13 +59,7 @@ def train_set_version(name_or_path: str) -> int | None:
 
 def drop_duplicates(rows: list[Row]) -> tuple[list[Row], int]:
     """Rows whose question text (exactly) was seen before are dropped, the first kept; returns (rows, dropped)."""
-    seen: set[str] = set()
-    kept = []
-    for row in rows:
-        if row.question not in seen:
-            seen.add(row.question)
-            kept.append(row)
-    return kept, len(rows) - len(kept)
+    return first_of_each(rows, lambda row: row.question)
 
 
 def load_train_set(name_or_path: str, data_dir: str | None = None, limit: int | None = None) -> list[Row]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from s2lpo_cli.data.rollout_store import RolloutStore
-from s2lpo_cli.data.rows import Row
+from s2lpo_cli.data.rows import Row, first_of_each
 from s2lpo_cli.data.train_sets import train_set_version
 from s2lpo_cli.engines.base import ChatMessages, Engine, PromptOutput
 from s2lpo_cli.errors import UserError
@@ -55,13 +55,7 @@ def prompt_seed(run_seed: int, prompt_id: str) -> int:
 
 def unique_rows(rows: list[Row]) -> tuple[list[Row], int]:
     """Rows with a question seen before are dropped: one group per prompt id."""
-    seen: set[str] = set()
-    kept = []
-    for row in rows:
-        if row.prompt_id not in seen:
-            seen.add(row.prompt_id)
-            kept.append(row)
-    return kept, len(rows) - len(kept)
+    return first_of_each(rows, lambda row: row.prompt_id)
 
 
 def _versions(engine: str) -> dict[str, str]:
