@@ -73,7 +73,6 @@ def test_a_worker_that_died_is_replaced(grader):
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
     restarts = grader.restarts
-    # fractions, not integers: the integer fast path would judge those without any worker
-    pairs = [(f"\\boxed{{\\frac{{{2 * i}}}{{2}}}}", str(i)) for i in range(6)]
+    pairs = [(f"\\boxed{{\\frac{{{2 * i}}}{{2}}}}", str(i)) for i in range(6)]  # not plain integers: to workers
     assert [g.correct for g in grader.grade(pairs)] == [True] * 6
     assert grader.restarts == restarts + 1
