@@ -1,7 +1,7 @@
 """Sizes of the tiny explorer and target: standard Qwen3 configs, the explorer several times smaller.
 
-Both use 32-wide attention heads: vLLM's CPU attention supports head sizes 32, 64, 80, 96, 112, 128 and
-256, not 16, so both checkpoints load in vLLM on CPU and GPU.
+Both use 32-wide attention heads: vLLM's CPU attention has kernels for head sizes 32, 64, 80, 96, 112, 128,
+160, 192, 224, 256 and 512, not 16, so both checkpoints load in vLLM on CPU and GPU.
 """
 
 from __future__ import annotations
