@@ -334,7 +334,7 @@ def resolve_recipe_path(name_or_path: str) -> Path:
         return shipped
     same_stem = RECIPES_DIR / f"{path.stem}.yaml"
     if path.suffix in (".yaml", ".yml") and same_stem.is_file():
-        from s2lpo_cli.cli.console import err
+        from s2lpo_cli.console import err
 
         err.print(f"note: {name_or_path} does not exist here; using the shipped recipe {same_stem}", highlight=False)
         return same_stem

@@ -16,7 +16,7 @@ from s2lpo_cli.cli import report as report_cmd
 from s2lpo_cli.cli import sample as sample_cmd
 from s2lpo_cli.cli import tiny as tiny_cmd
 from s2lpo_cli.cli import train as train_cmd
-from s2lpo_cli.cli.console import debug_enabled, err
+from s2lpo_cli.console import debug_enabled, err
 from s2lpo_cli.errors import UserError
 
 app = typer.Typer(

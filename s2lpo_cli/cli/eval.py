@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from s2lpo_cli.cli.console import err, out
 from s2lpo_cli.cli.options import JsonOpt
+from s2lpo_cli.console import err, out
 from s2lpo_cli.errors import UserError
 
 EPILOG = (

@@ -10,9 +10,9 @@ import typer
 from rich.syntax import Syntax
 from rich.table import Table
 
-from s2lpo_cli.cli.console import err, out
 from s2lpo_cli.cli.options import RecipeArg, SetOpt
 from s2lpo_cli.cli.schedule_view import schedule_table
+from s2lpo_cli.console import err, out
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.recipe import RECIPES_DIR, Recipe, load_recipe, shipped_recipes, to_yaml
 

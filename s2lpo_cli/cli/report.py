@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from s2lpo_cli.cli.console import err, out
+from s2lpo_cli.console import err, out
 
 EPILOG = (
     "Example: s2lpo report runs/tiny runs/tiny_grpo --out report  |  "

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from s2lpo_cli.cli.console import err, out, progress_enabled
 from s2lpo_cli.cli.options import SetOpt
+from s2lpo_cli.console import err, out, progress_enabled
 from s2lpo_cli.engines.factory import ENGINE_KINDS
 
 EngineKind = Enum("EngineKind", {k: k for k in ENGINE_KINDS}, type=str)

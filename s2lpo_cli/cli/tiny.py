@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from s2lpo_cli.cli.console import err, out, progress_enabled
+from s2lpo_cli.console import err, out, progress_enabled
 
 EPILOG = "Example: s2lpo tiny init tiny_models"
 INIT_EPILOG = "Example: s2lpo tiny init tiny_models --seed 1 --force"

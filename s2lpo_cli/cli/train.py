@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from s2lpo_cli.cli.console import err, out
 from s2lpo_cli.cli.options import RecipeArg, SetOpt
 from s2lpo_cli.cli.schedule_view import schedule_table
+from s2lpo_cli.console import err, out
 from s2lpo_cli.recipe import Recipe, load_recipe, to_yaml
 
 EPILOG = (

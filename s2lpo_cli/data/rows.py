@@ -100,7 +100,7 @@ def read_rows(
         if limit and len(rows) >= limit:
             break
     if skipped:
-        from s2lpo_cli.cli.console import err
+        from s2lpo_cli.console import err
 
         err.print(f"[yellow]warning:[/] {path}: skipped {len(skipped)} row(s) without question or answer "
                   f"(line/row {', '.join(skipped[:10])}{', ...' if len(skipped) > 10 else ''})", highlight=False)

@@ -94,7 +94,7 @@ def load_train_set(name_or_path: str, data_dir: str | None = None, limit: int | 
 
 
 def _say(message: str) -> None:
-    from s2lpo_cli.cli.console import err
+    from s2lpo_cli.console import err
 
     err.print(message, highlight=False)
 

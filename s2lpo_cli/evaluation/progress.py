@@ -37,7 +37,7 @@ class RichProgress:
             TimeRemainingColumn,
         )
 
-        from s2lpo_cli.cli.console import err, progress_enabled
+        from s2lpo_cli.console import err, progress_enabled
 
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -14,7 +14,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from s2lpo_cli.cli.console import err, progress_enabled
+from s2lpo_cli.console import err, progress_enabled
 
 
 def _fmt(value: Any, spec: str = ".3f") -> str:

@@ -208,7 +208,7 @@ def run_training(recipe: Recipe) -> Path:
     import torch
     from transformers.utils import logging as hf_logging
 
-    from s2lpo_cli.cli.console import err
+    from s2lpo_cli.console import err
     from s2lpo_cli.engines.loading import resolve_device
     from s2lpo_cli.training.threads import TrainerRegistry
 
@@ -227,7 +227,7 @@ def run_training(recipe: Recipe) -> Path:
 
 
 def _train(recipe: Recipe, pre: Preflight, device: str, steps: list[Any], registry: Any) -> Path:
-    from s2lpo_cli.cli.console import err
+    from s2lpo_cli.console import err
     from s2lpo_cli.grading.grader import Grader
     from s2lpo_cli.training.display import TrainingDisplay
     from s2lpo_cli.training.threads import apply_threads

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from rich.markup import escape
 
-from s2lpo_cli.cli.console import err, out
+from s2lpo_cli.console import err, out
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.recipe import Recipe, to_yaml
 from s2lpo_cli.verl_ext.command import (

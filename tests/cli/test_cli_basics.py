@@ -36,6 +36,27 @@ def _run(*args):
     return subprocess.run([sys.executable, "-m", "s2lpo_cli.cli.app", *args], capture_output=True, text=True)
 
 
+def test_the_library_does_not_import_the_cli():
+    """The CLI calls the library, never the reverse: no module outside s2lpo_cli/cli imports it."""
+    import ast
+    from pathlib import Path
+
+    import s2lpo_cli
+
+    package = Path(s2lpo_cli.__file__).parent
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        if path.relative_to(package).parts[0] == "cli":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            if any(n == "s2lpo_cli.cli" or n.startswith("s2lpo_cli.cli.") for n in names):
+                offenders.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert offenders == []
+
+
 def test_dry_run_shows_the_reference_schedule():
     proc = _run("train", "recipes/4b_8b.yaml", "--dry-run")
     assert proc.returncode == 0, proc.stderr

@@ -1,4 +1,4 @@
-"""Shared consoles: results to stdout, progress and logs to stderr."""
+"""The shared consoles, used by the CLI and the library alike: results to stdout, progress and logs to stderr."""
 
 from __future__ import annotations
 
