@@ -38,7 +38,7 @@ def sample(
         str | None,
         typer.Option(
             "--dataset",
-            help="Training set: synthetic, math_train, or a jsonl/parquet file of question/answer rows. Default: the recipe's data.train.",
+            help="Training set: a registered name (train_data/: synthetic, math_train, dapo17k) or a jsonl/parquet file of question/answer rows. Default: the recipe's data.train.",
         ),
     ] = None,
     output: Annotated[

@@ -64,9 +64,10 @@ def build_job(
     engine_cfg = recipe.engine if recipe else EngineConfig()
     dataset = dataset or (recipe.data.train if recipe else None)
     if dataset is None:
-        raise UserError(
-            "no dataset: pass --dataset NAME_OR_PATH (synthetic, math_train, or a jsonl/parquet file) or --recipe"
-        )
+        from s2lpo_cli.data.train_sets import registered
+
+        raise UserError(f"no dataset: pass --dataset NAME_OR_PATH ({', '.join(sorted(registered()))}, or a "
+                        "jsonl/parquet file) or --recipe")
     output = (
         output
         or (recipe.models.explorer_rollouts if recipe else None)
