@@ -60,9 +60,10 @@ def run_ours(folder: Path, data: list[dict[str, str]], memory_steps: int) -> dic
 
     from s2lpo_cli.data.rows import Row
     from s2lpo_cli.grading.grader import Grader
+    from s2lpo_cli.preflight.prompts import encode_rows
     from s2lpo_cli.recipe import load_recipe
     from s2lpo_cli.schedule import PhysicalStep
-    from s2lpo_cli.training.run import render_prompts
+    from s2lpo_cli.training.run import training_prompts
     from s2lpo_cli.training.trainer import Trainer
 
     recipe = load_recipe("tiny", [
@@ -73,7 +74,7 @@ def run_ours(folder: Path, data: list[dict[str, str]], memory_steps: int) -> dic
     ])
     tokenizer = AutoTokenizer.from_pretrained(folder)
     rows = [Row(id=r["id"], question=r["question"], answer=r["answer"]) for r in data]
-    prompts = render_prompts(recipe, tokenizer, rows, [])
+    prompts = training_prompts(rows, encode_rows(tokenizer, rows, recipe.data.prompt))
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     steps: list[dict] = []
     rss_after: dict[int, float] = {}

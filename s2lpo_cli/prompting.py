@@ -28,7 +28,7 @@ def render_prompt(tokenizer: Any, messages: ChatMessages, enable_thinking: bool)
 def encode_prompt(tokenizer: Any, messages: ChatMessages, enable_thinking: bool) -> list[int]:
     """Token ids of the rendered prompt (the template already holds the special tokens)."""
     text = render_prompt(tokenizer, messages, enable_thinking)
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return list(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
 
 def tokenizer_hash(tokenizer: Any) -> str:

@@ -20,10 +20,12 @@ from s2lpo_cli.data.rollout_store import RolloutStore
 from s2lpo_cli.data.rows import Row, first_of_each
 from s2lpo_cli.data.train_sets import train_set_version
 from s2lpo_cli.engines.base import ChatMessages, Engine, PromptOutput
-from s2lpo_cli.errors import UserError
 from s2lpo_cli.grading.version import RULES_VERSION
-from s2lpo_cli.prompting import build_messages, render_prompt, tokenizer_hash
+from s2lpo_cli.preflight.findings import raise_errors
+from s2lpo_cli.preflight.prompts import check_lengths, encode_rows, too_long
+from s2lpo_cli.prompting import build_messages, tokenizer_hash
 from s2lpo_cli.provenance import package_versions
+from s2lpo_cli.recipe import PromptConfig
 from s2lpo_cli.sampling.job import SampleJob
 from s2lpo_cli.sampling.summary import SampleSummary, summarize
 
@@ -116,22 +118,17 @@ def build_manifest(
 def drop_long_prompts(
     job: SampleJob, rows: list[Row], messages: list[ChatMessages], tokenizer: Any
 ) -> tuple[list[Row], list[ChatMessages], int]:
-    """Prompts longer than max_prompt_tokens: an error naming the row, or dropped with job.skip_long_prompts."""
+    """Prompts longer than max_prompt_tokens: refused (the shared preflight's finding), or dropped with job.skip_long_prompts."""
     if job.max_prompt_tokens is None:
         return rows, messages, 0
-    kept_rows, kept_messages = [], []
-    for row, m in zip(rows, messages, strict=True):
-        text = render_prompt(tokenizer, m, job.params.enable_thinking)
-        length = len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
-        if length <= job.max_prompt_tokens:
-            kept_rows.append(row)
-            kept_messages.append(m)
-        elif not job.skip_long_prompts:
-            raise UserError(
-                f"{job.dataset}: row {row.id}: the prompt has {length} tokens, more than data.max_prompt_tokens "
-                f"= {job.max_prompt_tokens}; raise it (--set data.max_prompt_tokens=N) or pass --skip-long-prompts"
-            )
-    return kept_rows, kept_messages, len(rows) - len(kept_rows)
+    prompt = PromptConfig(instruction=job.instruction, system=job.system, enable_thinking=job.params.enable_thinking)
+    prompt_ids = encode_rows(tokenizer, rows, prompt)
+    if not job.skip_long_prompts:
+        found = check_lengths(rows, prompt_ids, job.max_prompt_tokens, job.dataset, remedy=" or pass --skip-long-prompts")
+        raise_errors(f"cannot sample {job.dataset}", found)
+    long = set(too_long(prompt_ids, job.max_prompt_tokens))
+    kept = [i for i in range(len(rows)) if i not in long]
+    return [rows[i] for i in kept], [messages[i] for i in kept], len(long)
 
 
 def shard_records(

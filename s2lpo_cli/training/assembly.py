@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Literal
 
-from s2lpo_cli.schedule import PhysicalStep, max_explorer_count, physical_steps
+from s2lpo_cli.schedule import PhysicalStep, physical_steps
 
 
 def run_steps(recipe) -> list[PhysicalStep]:
@@ -39,17 +39,23 @@ def prompt_batch(index: int, n_prompts: int, prompts_per_step: int, seed: int) -
     return order[j * prompts_per_step : (j + 1) * prompts_per_step]
 
 
-def explorer_demand(steps: list[PhysicalStep], n_prompts: int, prompts_per_step: int, seed: int) -> set[int]:
-    """Training-set indices of every prompt that some explorer-carrying step will use."""
-    used: set[int] = set()
+def explorer_demand(
+    steps: list[PhysicalStep], prompt_ids: list[str], prompts_per_step: int, seed: int, *, reuse: bool
+) -> dict[str, int]:
+    """Distinct stored responses each prompt needs, for every prompt that some explorer-carrying step uses.
+
+    `reuse` (the embedded trainer: its `ExplorerPool` starts a new pass when a prompt's responses run
+    out) needs the largest single draw; without it (verl: every draw is fixed before launch, without
+    replacement over the whole run) a prompt needs the sum of its draws.
+    """
+    demand: dict[str, int] = {}
     for i, step in enumerate(steps):
-        if step.explorer:
-            used.update(prompt_batch(i, n_prompts, prompts_per_step, seed))
-    return used
-
-
-def required_explorer_responses(recipe) -> int:
-    return max_explorer_count(recipe.schedule.anneal_steps, recipe.rollout.group_size)
+        if not step.explorer:
+            continue
+        for j in prompt_batch(i, len(prompt_ids), prompts_per_step, seed):
+            pid, before = prompt_ids[j], demand.get(prompt_ids[j], 0)
+            demand[pid] = max(before, step.explorer) if reuse else before + step.explorer
+    return demand
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """`run_training(recipe)`: check everything, then run the embedded trainer into the run folder.
 
 Run folder: recipe.yaml (resolved), command.txt, env.json, metrics.jsonl, checkpoints/step_NNNN/, final/.
-Every check happens before anything is written; all problems are reported together in one UserError.
+Every check (`s2lpo_cli.preflight`, shared with verl and `s2lpo sample`, plus the run folder's own)
+happens before anything is written; all problems are reported together in one UserError.
 Running a recipe whose run folder already holds the same recipe resumes from its latest checkpoint.
 """
 
@@ -18,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from s2lpo_cli.atomic import write_text_atomic
-from s2lpo_cli.errors import UserError
+from s2lpo_cli.preflight.findings import Finding, raise_errors
 from s2lpo_cli.provenance import git_hash, package_versions
 from s2lpo_cli.recipe import Recipe, to_yaml
 from s2lpo_cli.training import metrics as metrics_file
-from s2lpo_cli.training.assembly import explorer_demand, required_explorer_responses, run_steps
+from s2lpo_cli.training.assembly import run_steps
 from s2lpo_cli.training.checkpoint import (
     TrainerState,
     latest_checkpoint,
@@ -45,116 +46,43 @@ class Preflight:
     complete: bool
 
 
-def render_prompts(recipe: Recipe, tokenizer: Any, rows: list[Any], problems: list[str]) -> list[Any]:
-    """Training rows as prompts rendered with the recipe's template; size problems go to `problems`."""
-    from s2lpo_cli.prompting import build_messages, render_prompt
+def training_prompts(rows: list[Any], prompt_ids: list[list[int]]) -> list[Any]:
+    """The trainer's prompts: each training row with its rendered token ids."""
     from s2lpo_cli.training.trainer import Prompt
 
-    d = recipe.data
-    prompts, too_long = [], []
-    for row in rows:
-        messages = build_messages(row.question, d.prompt.instruction, d.prompt.system)
-        text = render_prompt(tokenizer, messages, d.prompt.enable_thinking)
-        ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
-        if len(ids) > d.max_prompt_tokens:
-            too_long.append(len(ids))
-        prompts.append(Prompt(prompt_id=row.prompt_id, answer=row.answer, token_ids=ids))
-    if too_long:
-        problems.append(f"data.max_prompt_tokens: {len(too_long)} prompts are longer than {d.max_prompt_tokens} "
-                        f"tokens (longest {max(too_long)}); raise data.max_prompt_tokens or filter the data")
-    if len(prompts) < recipe.optim.prompts_per_step:
-        problems.append(f"optim.prompts_per_step: {recipe.optim.prompts_per_step} prompts per step, but the "
-                        f"training set {d.train!r} holds {len(prompts)}; lower prompts_per_step")
-    return prompts
+    return [Prompt(prompt_id=r.prompt_id, answer=r.answer, token_ids=ids) for r, ids in zip(rows, prompt_ids, strict=True)]
 
 
-def _check_store(recipe: Recipe, tokenizer: Any, prompts: list[Any], problems: list[str]) -> dict | None:
-    from s2lpo_cli.prompting import tokenizer_hash
-
-    o = recipe.optim
-    steps = run_steps(recipe)
-    if not any(s.explorer for s in steps) or len(prompts) < o.prompts_per_step:
-        return None
-    path = recipe.models.explorer_rollouts
-    if path is None:
-        problems.append("models.explorer_rollouts: S2L-PO steps need the explorer's rollout store; write one with "
-                        "`s2lpo sample --recipe RECIPE` and set its folder here")
-        return None
-    if not Path(path).is_dir():
-        problems.append(f"models.explorer_rollouts: {path}: no such rollout store; write it with "
-                        "`s2lpo sample --recipe RECIPE`")
-        return None
-    from s2lpo_cli.data.rollout_store import RolloutStore
-
-    store = RolloutStore.open(path)
-    ours = tokenizer_hash(tokenizer)
-    if store.tokenizer_hash != ours:
-        problems.append(f"models.explorer_rollouts: {path} was tokenized with another tokenizer (hash "
-                        f"{store.tokenizer_hash}) than the target {recipe.models.target} ({ours}): vocabulary or "
-                        "chat template differ, so its token ids mean something else to the target")
-        return None
-    by_prompt = store.responses_by_prompt()
-    need = required_explorer_responses(recipe)
-    used = sorted(explorer_demand(steps, len(prompts), o.prompts_per_step, o.seed))
-    short = [prompts[i] for i in used if len(by_prompt.get(prompts[i].prompt_id, [])) < need]
-    if short:
-        have = len(by_prompt.get(short[0].prompt_id, []))
-        problems.append(
-            f"models.explorer_rollouts: {len(short)} prompts have fewer than {need} explorer responses in {path} "
-            f"(of {len(used)} prompts the explorer steps use; e.g. prompt {short[0].prompt_id} has {have}); "
-            f"sample them with `s2lpo sample` (n >= {need}) or lower rollout.group_size"
-        )
-    other_template = [
-        p for i in used if (p := prompts[i]).prompt_id in by_prompt
-        and list(by_prompt[p.prompt_id][0].prompt_token_ids) != p.token_ids
-    ]
-    if other_template:
-        problems.append(
-            f"data.prompt: {len(other_template)} prompts of {path} were rendered differently from this recipe's "
-            "data.prompt (instruction, system or enable_thinking); sample with the same recipe"
-        )
-    return by_prompt
-
-
-def _check_run_dir(recipe: Recipe, problems: list[str]) -> tuple[Path | None, bool]:
-    """(checkpoint to resume from, whether the run is already complete)."""
+def _check_run_dir(recipe: Recipe) -> tuple[Path | None, bool, list[Finding]]:
+    """(checkpoint to resume from, whether the run is already complete, findings)."""
     run_dir = Path(recipe.output.run_dir)
     if not run_dir.exists():
-        return None, False
+        return None, False, []
     saved = run_dir / RECIPE_FILE
     if not saved.is_file():
         if any(run_dir.iterdir()):
-            problems.append(f"output.run_dir: {run_dir} exists and is not a run folder; choose another output.run_dir")
-        return None, False
+            return None, False, [Finding("run_dir.not_a_run", "output.run_dir",
+                                         f"{run_dir} exists and is not a run folder; choose another output.run_dir")]
+        return None, False, []
     if saved.read_text(encoding="utf-8") != to_yaml(recipe):
-        problems.append(f"output.run_dir: {run_dir} holds a run of another recipe ({saved} differs); choose another "
-                        "output.run_dir, or delete the folder to start over")
-        return None, False
+        return None, False, [Finding("run_dir.other_recipe", "output.run_dir",
+                                     f"{run_dir} holds a run of another recipe ({saved} differs); choose another "
+                                     "output.run_dir, or delete the folder to start over")]
     latest = latest_checkpoint(run_dir)
     complete = (run_dir / "final").is_dir() and latest is not None and latest.name.endswith(
         f"{recipe.schedule.total_steps:04d}")
-    return latest, complete
+    return latest, complete, []
 
 
 def preflight(recipe: Recipe) -> Preflight:
     """Every check, before any work or write. Raises one UserError listing all problems."""
-    from s2lpo_cli.data.train_sets import load_train_set
-    from s2lpo_cli.engines.loading import load_tokenizer
+    from s2lpo_cli.preflight.embedded import check_embedded
 
-    problems: list[str] = []
-    tokenizer = load_tokenizer(recipe.models.target)
-    d = recipe.data
-    rows = load_train_set(d.train, data_dir=d.data_dir, limit=d.limit)
-    prompts = render_prompts(recipe, tokenizer, rows, problems)
-    explorer = _check_store(recipe, tokenizer, prompts, problems)
-    unsupported = [name for name in recipe.output.logger if name not in ("console", "jsonl")]
-    if unsupported:
-        problems.append(f"output.logger: {', '.join(unsupported)} is only available with engine.kind verl; the "
-                        "embedded trainer writes metrics.jsonl and the console (use console, jsonl)")
-    resume_from, complete = _check_run_dir(recipe, problems)
-    if problems:
-        raise UserError(f"cannot train {recipe.name}:\n" + "\n".join(problems))
-    return Preflight(tokenizer, prompts, explorer, resume_from, complete)
+    tokenizer, data, findings = check_embedded(recipe)
+    resume_from, complete, run_dir_findings = _check_run_dir(recipe)
+    raise_errors(f"cannot train {recipe.name}", findings + run_dir_findings)
+    explorer = data.responses if data.store is not None else None
+    return Preflight(tokenizer, training_prompts(data.rows, data.prompt_ids), explorer, resume_from, complete)
 
 
 # ---------------------------------------------------------------------- the run folder
@@ -205,7 +133,6 @@ def _load_policy(path: str, device: str) -> Any:
 
 def run_training(recipe: Recipe) -> Path:
     """Train; returns the run folder. Resumes when the folder holds this recipe's checkpoints."""
-    import torch
     from transformers.utils import logging as hf_logging
 
     from s2lpo_cli.console import err
@@ -219,8 +146,6 @@ def run_training(recipe: Recipe) -> Path:
         err.print(f"{run_dir}: this run is already complete (final/ holds the model); nothing to do")
         return run_dir
     device = resolve_device(recipe.engine.device)
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UserError("engine.device: cuda was asked for but no GPU is visible; use auto or cpu")
     steps = run_steps(recipe)
     with TrainerRegistry() as registry:
         return _train(recipe, pre, device, steps, registry)

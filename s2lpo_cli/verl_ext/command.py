@@ -125,7 +125,9 @@ def save_freq(recipe: Recipe) -> int | None:
 
 
 def save_every_problem(recipe: Recipe) -> str | None:
-    """Why verl cannot save the checkpoints `output.save_every` asks for (split mode), with values that work."""
+    """Why verl cannot save the checkpoints `output.save_every` asks for (split mode), with values that work.
+
+    The message leaves out the field's name: the preflight's finding carries it."""
     if save_freq(recipe) is not None:
         return None
     wanted = checkpoint_steps(recipe)
@@ -137,7 +139,7 @@ def save_every_problem(recipe: Recipe) -> str | None:
         return ", ".join(map(str, values[:4])) + (", ..." if len(values) > 4 else "")
 
     return (
-        f"output.save_every: {recipe.output.save_every} asks for checkpoints after logical steps {first(wanted)}, "
+        f"{recipe.output.save_every} asks for checkpoints after logical steps {first(wanted)}, "
         f"which end at verl global steps {first(wanted.values())} in split mode; verl saves every k-th global "
         "step and no k hits exactly those. Use save_every 0 (the final checkpoint only)"
         + (f" or one of {first(working)}" if working else "")
@@ -265,13 +267,13 @@ def _flatten(key: str, value: Any) -> list[tuple[str, Any]]:
 
 
 def refused_overrides(overrides: dict[str, Any]) -> list[str]:
-    """One message per `engine.overrides` entry that would break row-to-step alignment."""
+    """One message (without the field's name) per `engine.overrides` entry that would break row-to-step alignment."""
     problems = []
     for raw_key, raw_value in overrides.items():
         for key, value in _flatten(raw_key.lstrip("+~"), raw_value):
             for refused, (is_refused, why) in REFUSED_OVERRIDES.items():
                 if (key == refused or key.startswith(refused + ".")) and is_refused(value):
-                    problems.append(f"engine.overrides: {raw_key}={hydra_value(raw_value)} is refused: {why}")
+                    problems.append(f"{raw_key}={hydra_value(raw_value)} is refused: {why}")
     return problems
 
 

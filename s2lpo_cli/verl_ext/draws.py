@@ -6,7 +6,7 @@ uses (`training.assembly.prompt_batch`) and fixes the explorer draws before laun
 `ExplorerPool`: both engines train on the same prompts with the same explorer responses at every step.
 Every agent-loop worker on every node reads its draws from the parquet row, without talking to the
 others, and resuming a run replays the same plan. verl insists on draws without replacement for the
-whole run: a prompt whose pool would have to be reused is a coverage problem.
+whole run: a prompt whose pool would have to be reused is a coverage problem (`s2lpo_cli.preflight`).
 """
 
 from __future__ import annotations
@@ -45,48 +45,24 @@ def layout(rows: list[Row], recipe: Recipe) -> list[tuple[int, Row]]:
     ]
 
 
-def plan_draws(
-    rows: list[Row], recipe: Recipe, available: dict[str, list[int]]
-) -> tuple[list[PlannedRow], list[str]]:
-    """Assign stored explorer responses to every (step, row); also the coverage problems found.
+def plan_draws(rows: list[Row], recipe: Recipe, available: dict[str, list[int]]) -> list[PlannedRow]:
+    """Assign stored explorer responses to every (step, row).
 
-    `available` maps prompt_id -> the response_index values the store holds for it.
+    `available` maps prompt_id -> the response_index values the store holds for it. A prompt the store
+    cannot serve gets no draws here: the preflight (`s2lpo_cli.preflight.store.check_coverage`) refuses
+    such a run before anything is written.
     """
     plan = step_plan(recipe)
     stored = {pid: sorted(indices) for pid, indices in available.items()}
     pool = ExplorerPool({pid: len(indices) for pid, indices in stored.items()}, recipe.optim.seed)
     planned: list[PlannedRow] = []
-    missing: set[str] = set()
-    short: dict[str, int] = {}
     for step, row in layout(rows, recipe):
-        need = plan[step - 1].explorer
-        pid = row.prompt_id
-        if need and pid not in stored:
-            missing.add(pid)
-        if need == 0 or pid not in stored or need > len(stored[pid]):
-            if need and pid in stored:
-                short[pid] = max(short.get(pid, 0), need)
+        need, pid = plan[step - 1].explorer, row.prompt_id
+        if need == 0 or need > len(stored.get(pid, ())):
             planned.append(PlannedRow(step, row, ()))
             continue
-        draw = tuple(stored[pid][j] for j in pool.draw(pid, need))
-        if pool.consumed[pid] > len(stored[pid]):  # the pool started over: a response would be reused
-            short[pid] = max(short.get(pid, 0), pool.consumed[pid])
-        planned.append(PlannedRow(step, row, draw))
-    problems = []
-    if missing:
-        example = sorted(missing)[:3]
-        problems.append(
-            f"explorer store: {len(missing)} training prompt(s) that get explorer responses are not in the store "
-            f"(e.g. prompt_id {', '.join(example)}); sample them with `s2lpo sample` on the same training set"
-        )
-    if short:
-        worst = max(short.values())
-        problems.append(
-            f"explorer store: {len(short)} prompt(s) need up to {worst} distinct explorer responses over the run "
-            f"(drawn without replacement) but the store holds fewer; sample more per prompt "
-            f"(`s2lpo sample --n {worst}`) or lower schedule.anneal_steps / optim.prompts_per_step"
-        )
-    return planned, problems
+        planned.append(PlannedRow(step, row, tuple(stored[pid][j] for j in pool.draw(pid, need))))
+    return planned
 
 
 def explorer_step_stats(planned: list[PlannedRow], responses: dict, max_response_tokens: int) -> dict[int, dict]:

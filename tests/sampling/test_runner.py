@@ -170,7 +170,7 @@ def test_bad_dataset_rows_name_file_and_line(random_lm_dir, engine, grader, tmp_
 
 def test_too_long_prompt_is_refused_before_any_work(random_lm_dir, engine, grader, dataset, tmp_path):
     with pytest.raises(
-        UserError, match=r"row 0: the prompt has \d+ tokens, more than data.max_prompt_tokens = 5"
+        UserError, match=r"data.max_prompt_tokens: \d+ prompt\(s\) of .* are longer than 5 tokens \(longest: row \d+"
     ):
         run_sampling(
             _job(random_lm_dir, dataset, tmp_path / "out", max_prompt_tokens=5), engine=engine, grader=grader

@@ -27,10 +27,15 @@ def test_prompt_batch_refuses_too_few_prompts():
         prompt_batch(0, 2, 3, seed=0)
 
 
-def test_explorer_demand_only_counts_explorer_steps():
-    steps = [PhysicalStep(1, "mixed", 4, 0), PhysicalStep(2, "mixed", 0, 4)]
-    used = explorer_demand(steps, 8, 4, seed=0)
-    assert used == set(prompt_batch(0, 8, 4, seed=0))
+def test_explorer_demand_only_counts_explorer_steps_and_follows_the_reuse_rule():
+    steps = [PhysicalStep(1, "mixed", 4, 0), PhysicalStep(2, "mixed", 0, 4), PhysicalStep(3, "mixed", 2, 2)]
+    ids = [f"p{i}" for i in range(4)]
+    # 4 prompts, 4 per step: every step uses all of them; step 2 has no explorer responses
+    assert explorer_demand(steps, ids, 4, seed=0, reuse=True) == dict.fromkeys(ids, 4)  # the largest draw
+    assert explorer_demand(steps, ids, 4, seed=0, reuse=False) == dict.fromkeys(ids, 6)  # 4 + 2, no reuse
+    ids = [f"p{i}" for i in range(8)]
+    used = explorer_demand(steps[:2], ids, 4, seed=0, reuse=True)
+    assert set(used) == {ids[j] for j in prompt_batch(0, 8, 4, seed=0)}
 
 
 def test_pool_draws_without_replacement_until_exhausted():

@@ -82,11 +82,11 @@ def test_uncovered_prompts_are_refused_and_nothing_written(tiny_models, store, t
 
     run_dir = tmp_path / "run"
     recipe = _recipe(tiny_models, store, run_dir, "rollout.group_size=8", "optim.micro_batch=16")
-    with pytest.raises(UserError, match=r"\d+ prompts have fewer than 8 explorer responses") as info:
+    with pytest.raises(UserError, match=r"\d+ prompt\(s\) have fewer explorer responses") as info:
         run_training(recipe)
-    assert "e.g. prompt" in str(info.value) and "has 4)" in str(info.value)
+    assert "e.g. prompt" in str(info.value) and "has 4, needs 8" in str(info.value)
     assert not run_dir.exists()
-    with pytest.raises(UserError, match="8 prompts have fewer than 4 explorer"):
+    with pytest.raises(UserError, match=r"8 training prompt\(s\) that get explorer responses are not in"):
         run_training(_recipe(tiny_models, store, run_dir, "data.limit=16", "optim.prompts_per_step=16",
                              "optim.mini_batch=16"))
     with pytest.raises(UserError, match="output.logger: wandb is only available with engine.kind verl"):

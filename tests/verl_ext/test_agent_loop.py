@@ -59,8 +59,7 @@ def verl_run(tiny_models, tmp_path_factory):
     runs = {}
     for mode in ("mixed", "split"):
         recipe = tiny_verl_recipe(tiny_models, root / mode, root / "store", f"schedule.mode={mode}")
-        planned, problems = plan_draws(rows, recipe, {pid: sorted(g) for pid, g in responses.items()})
-        assert problems == []
+        planned = plan_draws(rows, recipe, {pid: sorted(g) for pid, g in responses.items()})
         paths, _ = write_run_folder(recipe, Prepared(planned, rows[:4], responses))
         cfg = compose_verl(verl_overrides(recipe, paths))
         server = TinyServer(tiny_models / "target")

@@ -48,7 +48,7 @@ def test_dry_run_with_store_plans_draws_and_writes_nothing(tiny_models, tiny_sto
 def test_store_of_another_tokenizer_is_refused(tiny_models, tmp_path):
     store = tmp_path / "other"
     write_store(store, tiny_models, train_rows(tiny_models), n_per_prompt=40, tokenizer_hash="0123456789abcdef")
-    with pytest.raises(UserError, match="must share one tokenizer"):
+    with pytest.raises(UserError, match="another tokenizer.*must share one tokenizer"):
         dry_run(tiny_verl_recipe(tiny_models, tmp_path / "run", store))
 
 
@@ -65,7 +65,7 @@ def test_luffy_has_no_verl_implementation(tiny_models, tiny_store, tmp_path):
 
 
 def test_launch_without_gpus_stops_before_writing(tiny_models, tiny_store, tmp_path):
-    with pytest.raises(UserError, match="GPUs: this machine has 0"):
+    with pytest.raises(UserError, match="engine.gpus_per_node: this machine has 0 GPUs"):
         launch(tiny_verl_recipe(tiny_models, tmp_path / "run", tiny_store))
     assert not (tmp_path / "run").exists()
 
@@ -82,7 +82,7 @@ def test_verl_outside_the_pinned_range_is_refused():
 
     import tomllib
 
-    from s2lpo_cli.verl_ext.launch import VERL_VERSIONS, verl_version_problem
+    from s2lpo_cli.preflight.verl import VERL_VERSIONS, verl_version_problem
 
     assert verl_version_problem(importlib.metadata.version("verl")) is None  # the installed one is supported
     assert "verl>=0.9.1,<0.10" in verl_version_problem("0.9.0") and verl_version_problem("0.10.0")
