@@ -39,8 +39,7 @@ def open_store(recipe: Recipe, *, strict: bool) -> tuple[Any, list[Finding]]:
     try:
         return RolloutStore.open(path), []
     except UserError as exc:
-        return None, [Finding(UNAVAILABLE, FIELD, f"{exc}; write it with `s2lpo sample --recipe RECIPE`",
-                              "error" if strict else "not_checked")]
+        return None, [Finding(UNAVAILABLE, FIELD, str(exc), "error" if strict else "not_checked")]
 
 
 def check_tokenizer(store: Any, target_hash: str, target: str) -> list[Finding]:

@@ -24,7 +24,7 @@ from rich.markup import escape
 
 from s2lpo_cli.console import err, out
 from s2lpo_cli.errors import UserError
-from s2lpo_cli.preflight.findings import Finding, not_checked, raise_errors
+from s2lpo_cli.preflight.findings import Finding, errors, not_checked, raise_errors
 from s2lpo_cli.preflight.training_data import TrainingData
 from s2lpo_cli.preflight.verl import GPUS_AT_JOB_START, check_verl
 from s2lpo_cli.recipe import Recipe, to_yaml
@@ -60,20 +60,18 @@ def with_absolute_model_path(recipe: Recipe) -> Recipe:
 
 
 def prepare(recipe: Recipe, data: TrainingData) -> Prepared:
-    """Training rows in verl's step order with their explorer draws (none when the rows cannot fill a step)."""
+    """Training rows in verl's step order with their explorer draws; data the preflight passed."""
     from s2lpo_cli.verl_ext.draws import plan_draws
 
-    if len(data.rows) < recipe.optim.prompts_per_step:
-        return Prepared()
     responses = {pid: {r.response_index: r for r in group} for pid, group in data.responses.items()}
     available = {pid: sorted(group) for pid, group in responses.items()}
     return Prepared(plan_draws(data.rows, recipe, available), data.rows[:VAL_ROWS], responses)
 
 
 def run_checks(recipe: Recipe, ray_address: str | None, *, strict: bool) -> tuple[list[Finding], Prepared]:
-    """The verl preflight (`s2lpo_cli.preflight.verl`), then the run's data laid out for verl."""
+    """The verl preflight (`s2lpo_cli.preflight.verl`), then, when it found no error, the data laid out for verl."""
     data, findings = check_verl(recipe, ray_address, strict=strict)
-    return findings, prepare(recipe, data)
+    return findings, Prepared() if errors(findings) else prepare(recipe, data)
 
 
 # ---------------------------------------------------------------- dry run and launch
