@@ -1,11 +1,12 @@
-"""The embedded engine's decoding speed-ups change no result: grouped attention without KV copies, the
-KV cache written in place, sampling noise drawn in blocks. Each is compared, bit for bit, with the
-straightforward path: transformers' sdpa, its concatenating cache, one noise draw per row and step."""
+"""The embedded engine's decoding speed-ups change no result: the Qwen3 decode steps run outside
+transformers' forward, grouped attention without KV copies, the KV cache written in place, sampling noise
+drawn in blocks. Each is compared, bit for bit, with the straightforward path: transformers' forward with
+its sdpa and its concatenating cache, one noise draw per row and step."""
 
 import pytest
 import torch
 
-from s2lpo_cli.engines import embedded, grouped_attention, kv_buffer
+from s2lpo_cli.engines import embedded, grouped_attention, kv_buffer, qwen3_decoder
 from s2lpo_cli.engines.base import SamplingParams
 from s2lpo_cli.engines.embedded import EmbeddedEngine
 
@@ -32,6 +33,7 @@ def plain_engine(random_lm_dir, monkeypatch):
 
     def build(stop_boost: float = 0.0):
         monkeypatch.setattr(grouped_attention, "use_grouped_attention", lambda model: None)
+        monkeypatch.setattr(qwen3_decoder, "supports", lambda model: False)
         monkeypatch.setattr(kv_buffer, "preallocate", lambda cache, capacity: cache)
         monkeypatch.setattr(embedded, "_Noise", StepwiseNoise)
         engine = EmbeddedEngine.load(str(random_lm_dir), device="cpu")
@@ -63,6 +65,7 @@ def _completions(engine, params, seeds):
 def test_fast_path_gives_the_straightforward_paths_tokens_and_logprobs(random_lm_dir, plain_engine, params, boost):
     fast = EmbeddedEngine.load(str(random_lm_dir), device="cpu")
     assert fast.model.config._attn_implementation == grouped_attention.NAME
+    assert qwen3_decoder.supports(fast.model)  # the comparison covers the Qwen3 decode steps
     _boost_end_of_turn(fast, boost)
     expected = _completions(plain_engine(boost), params, [5, 6, 7])
     got = _completions(fast, params, [5, 6, 7])
@@ -82,6 +85,12 @@ def test_noise_blocks_hold_each_generators_stream(monkeypatch):
         if step == 4:
             rows = [0, 2]  # row 1 finished
         assert torch.equal(blocked.at(step, rows), stepwise.at(step, rows))
+
+
+def test_vectorized_exponential_draws_are_torchs_own():
+    make = lambda: [torch.Generator().manual_seed(s) for s in (11, 12)]  # noqa: E731
+    expected = torch.stack([torch.empty((40, 500)).exponential_(generator=g) for g in make()])
+    assert torch.equal(embedded._exponential(make(), (40, 500)), expected)
 
 
 def test_grouped_attention_keeps_outputs_and_leaves_training_to_transformers(random_lm_dir):
