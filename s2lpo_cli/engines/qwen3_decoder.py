@@ -10,6 +10,7 @@ prefill stays with transformers. Any other model keeps transformers' decode path
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -43,22 +44,55 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
+@dataclass(frozen=True)
+class _LayerWeights:
+    """One decoder layer's weights, the projections that read the same input concatenated: one matrix
+    multiply instead of three (q, k, v) or two (gate, up), bit-identical on CPU (tested through the
+    decoder)."""
+
+    input_norm: torch.Tensor
+    qkv: torch.Tensor
+    qk_norm: torch.Tensor  # (heads + kv_heads, head_dim): q_norm's weight for query heads, k_norm's for key heads
+    out: torch.Tensor
+    post_norm: torch.Tensor
+    gate_up: torch.Tensor
+    down: torch.Tensor
+
+    @classmethod
+    def of(cls, layer: Any) -> _LayerWeights:
+        attn, mlp = layer.self_attn, layer.mlp
+        heads = attn.q_proj.weight.shape[0] // attn.head_dim
+        kv_heads = attn.k_proj.weight.shape[0] // attn.head_dim
+        return cls(
+            input_norm=layer.input_layernorm.weight,
+            qkv=torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]),
+            qk_norm=torch.stack([attn.q_norm.weight] * heads + [attn.k_norm.weight] * kv_heads),
+            out=attn.o_proj.weight,
+            post_norm=layer.post_attention_layernorm.weight,
+            gate_up=torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]),
+            down=mlp.down_proj.weight,
+        )
+
+
 class Qwen3Decoder:
     """Decodes one token per row and step, continuing from transformers' prefill cache.
 
     `keys`/`values` are (rows, kv_heads, capacity, head_dim) buffers per layer, of which the first
     `length` positions are filled; `bias` is the additive attention mask over them (0 or -inf);
-    `positions` holds each row's last position id (prompts are left-padded).
+    `positions` holds each row's last position id (prompts are left-padded). The weights are read when
+    the decoder is built: build one per generation (training changes them between generations).
     """
 
     def __init__(self, model: Any, cache: Any, mask: torch.Tensor, positions: torch.Tensor, capacity: int) -> None:
         config = model.config
-        self.model, self.inner = model, model.model
+        inner = model.model
         self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
         self.eps, self.scaling = config.rms_norm_eps, self.head_dim**-0.5
-        self.inv_freq = self.inner.rotary_emb.inv_freq.float()
-        self.scale_rope = self.inner.rotary_emb.attention_scaling
+        self.inv_freq = inner.rotary_emb.inv_freq.float()
+        self.scale_rope = inner.rotary_emb.attention_scaling
+        self.embed, self.final_norm, self.lm_head = inner.embed_tokens.weight, inner.norm.weight, model.lm_head.weight
+        self.layers = [_LayerWeights.of(layer) for layer in inner.layers]
         self.length, self.positions = mask.shape[1], positions[:, 0]
         capacity = max(capacity, self.length)
         self.keys, self.values = [], []
@@ -80,35 +114,27 @@ class Qwen3Decoder:
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Feed one token per row; returns the next-token logits (rows, vocab)."""
-        rows, n = tokens.shape[0], self.length
+        rows, n, heads, kv_heads = tokens.shape[0], self.length, self.heads, self.kv_heads
         self.positions = self.positions + 1
         freqs = self.positions[:, None].float() * self.inv_freq[None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
         cos = (emb.cos() * self.scale_rope)[:, None, None, :]
         sin = (emb.sin() * self.scale_rope)[:, None, None, :]
         bias = self.bias[..., : n + 1]
-        hidden = self.inner.embed_tokens.weight[tokens][:, None, :]  # (rows, 1, hidden)
-        for i, layer in enumerate(self.inner.layers):
-            attn = layer.self_attn
-            x = _rms_norm(hidden, layer.input_layernorm.weight, self.eps)
-            q = _rms_norm(F.linear(x, attn.q_proj.weight).view(rows, 1, -1, self.head_dim), attn.q_norm.weight,
-                          self.eps).transpose(1, 2)
-            k = _rms_norm(F.linear(x, attn.k_proj.weight).view(rows, 1, -1, self.head_dim), attn.k_norm.weight,
-                          self.eps).transpose(1, 2)
-            v = F.linear(x, attn.v_proj.weight).view(rows, 1, -1, self.head_dim).transpose(1, 2)
-            q = q * cos + _rotate_half(q) * sin
-            k = k * cos + _rotate_half(k) * sin
-            self.keys[i][:, :, n : n + 1] = k
-            self.values[i][:, :, n : n + 1] = v
+        hidden = self.embed[tokens][:, None, :]  # (rows, 1, hidden)
+        for i, w in enumerate(self.layers):
+            x = _rms_norm(hidden, w.input_norm, self.eps)
+            qkv = F.linear(x, w.qkv).view(rows, 1, -1, self.head_dim)
+            qk = _rms_norm(qkv[:, :, : heads + kv_heads], w.qk_norm, self.eps).transpose(1, 2)
+            qk = qk * cos + _rotate_half(qk) * sin
+            self.keys[i][:, :, n : n + 1] = qk[:, heads:]
+            self.values[i][:, :, n : n + 1] = qkv[:, :, heads + kv_heads :].transpose(1, 2)
             out = F.scaled_dot_product_attention(
-                q, self.keys[i][:, :, : n + 1], self.values[i][:, :, : n + 1], attn_mask=bias,
-                scale=self.scaling, enable_gqa=self.heads != self.kv_heads,
+                qk[:, :heads], self.keys[i][:, :, : n + 1], self.values[i][:, :, : n + 1], attn_mask=bias,
+                scale=self.scaling, enable_gqa=heads != kv_heads,
             )
-            hidden = hidden + F.linear(out.transpose(1, 2).reshape(rows, 1, -1), attn.o_proj.weight)
-            x = _rms_norm(hidden, layer.post_attention_layernorm.weight, self.eps)
-            mlp = layer.mlp
-            hidden = hidden + F.linear(F.silu(F.linear(x, mlp.gate_proj.weight)) * F.linear(x, mlp.up_proj.weight),
-                                       mlp.down_proj.weight)
+            hidden = hidden + F.linear(out.transpose(1, 2).reshape(rows, 1, -1), w.out)
+            gate, up = F.linear(_rms_norm(hidden, w.post_norm, self.eps), w.gate_up).chunk(2, dim=-1)
+            hidden = hidden + F.linear(F.silu(gate) * up, w.down)
         self.length = n + 1
-        hidden = _rms_norm(hidden, self.inner.norm.weight, self.eps)
-        return F.linear(hidden[:, 0], self.model.lm_head.weight)
+        return F.linear(_rms_norm(hidden[:, 0], self.final_norm, self.eps), self.lm_head)

@@ -40,10 +40,14 @@ METRIC_SOURCES: dict[str, tuple[str, ...]] = {
     "entropy": ("actor/entropy",),
     "response_len": ("response_length/mean",),
     "step_time_s": ("timing_s/step",),
+    "time_generation_s": ("timing_s/gen",),
+    "time_grading_s": ("timing_s/reward",),
     "loss": ("actor/pg_loss", "actor/actor/pg_loss"),
     "grad_norm": ("actor/grad_norm", "actor/actor/grad_norm"),
     "lr": ("actor/lr", "actor/actor/lr"),
 }
+# the embedded trainer's update phase covers verl's old log-probs, reference log-probs and actor update
+UPDATE_TIMERS = ("timing_s/old_log_prob", "timing_s/ref", "timing_s/update_actor")
 # verl's rollout_corr/rollout_is_* weight explorer and target rows alike: not the embedded iw_* (explorer rows)
 UNMEASURED = ("adv_std", "zero_var_frac", "iw_mean", "iw_max")
 TARGET_TOKENS = "s2lpo/target_response_tokens"  # logged by the sampler from the target rows' tags
@@ -93,6 +97,8 @@ def map_metrics(verl_line: dict[str, Any], recipe: Recipe, explorer: dict | None
     }
     for key, sources in METRIC_SOURCES.items():
         record[key] = next((float(data[name]) for name in sources if data.get(name) is not None), None)
+    update = [float(data[name]) for name in UPDATE_TIMERS if data.get(name) is not None]
+    record["time_update_s"] = sum(update) if update else None
     for key in UNMEASURED:
         record[key] = None
     record.update(split_by_source(record, explorer, recipe.optim.prompts_per_step))
