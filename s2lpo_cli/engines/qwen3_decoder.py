@@ -3,9 +3,11 @@
 A tiny model spends most of a decode step in Python around its tensor ops: module calls, building the 4D
 mask, the cache object. For a plain Qwen3 causal LM on CPU (full attention, default RoPE) this module runs
 the decode steps itself on the model's own weights, with the same tensor operations in the same order as
-transformers' Qwen3 code and the grouped SDPA of grouped_attention.py, so the logits are bit-identical
-(tested); the keys and values live in one preallocated buffer per layer, written in place. The prompt
-prefill stays with transformers. Any other model keeps transformers' decode path.
+transformers' Qwen3 code and the grouped SDPA of grouped_attention.py, so the tokens are the same and the
+log-probs bit-identical (tested), except where transformers drops an all-ones mask (a single row left, its
+prompt unpadded) and attends through its own repeat_kv path: float rounding there (2.4e-7 measured). The
+keys and values live in one preallocated buffer per layer, written in place. The prompt prefill stays
+with transformers. Any other model keeps transformers' decode path.
 """
 
 from __future__ import annotations
