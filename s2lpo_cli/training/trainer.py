@@ -150,6 +150,20 @@ class Trainer:
     # ------------------------------------------------------------------ the PPO updates
 
     def _update(self, responses: list[Response], advantages: torch.Tensor, n_groups: int) -> dict[str, Any]:
+        """`epochs` passes of one optimizer update per mini-batch; returns the step's loss statistics.
+
+        Old log-probs: with one epoch and one update, no optimizer step happens before the last
+        micro-batch's forward, so every forward runs with the parameters the step started from; its
+        detached log-probs are what a separate no-grad pass would compute (same parameters, same
+        tokens, no dropout in these models), the ratio is 1 and its gradient is that of log p. That
+        saves one forward pass over the step. Otherwise the old log-probs are computed before the
+        first update.
+
+        `clip_frac` describes the updates: the share of token-updates where the clipped surrogate was
+        taken, over every epoch and mini-batch (the first update sees ratio 1, so a step of one update
+        reports 0; the later ones are where clipping happens). KL, entropy and IW describe the policy:
+        each token counted once, from the last pass, hence divided by the step's token count.
+        """
         o, cfg = self.recipe.optim, self.loss_cfg
         micro = o.micro_batch
         groups_per_update = o.mini_batch
