@@ -18,8 +18,9 @@ from typing import Any
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.recipe import Recipe, to_yaml
 from s2lpo_cli.run_folder import RunFolder, environment
+from s2lpo_cli.schedule import step_plan
 from s2lpo_cli.training import metrics as metrics_file
-from s2lpo_cli.training.assembly import explorer_demand, required_explorer_responses, run_steps
+from s2lpo_cli.training.assembly import explorer_demand, required_explorer_responses
 from s2lpo_cli.training.checkpoint import (
     TrainerState,
     latest_checkpoint,
@@ -67,7 +68,7 @@ def _check_store(recipe: Recipe, tokenizer: Any, prompts: list[Any], problems: l
     from s2lpo_cli.prompting import tokenizer_hash
 
     o = recipe.optim
-    steps = run_steps(recipe)
+    steps = step_plan(recipe)
     if not any(s.explorer for s in steps) or len(prompts) < o.prompts_per_step:
         return None
     path = recipe.models.explorer_rollouts
@@ -201,7 +202,7 @@ def run_training(recipe: Recipe) -> Path:
     device = resolve_device(recipe.engine.device)
     if device == "cuda" and not torch.cuda.is_available():
         raise UserError("engine.device: cuda was asked for but no GPU is visible; use auto or cpu")
-    steps = run_steps(recipe)
+    steps = step_plan(recipe)
     with TrainerRegistry() as registry:
         return _train(recipe, pre, device, steps, registry)
 

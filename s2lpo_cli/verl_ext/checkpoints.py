@@ -28,8 +28,8 @@ from typing import Any
 from s2lpo_cli.atomic import write_text_atomic
 from s2lpo_cli.recipe import Recipe
 from s2lpo_cli.run_folder import RunFolder
+from s2lpo_cli.schedule import step_plan
 from s2lpo_cli.verl_ext.command import VerlPaths
-from s2lpo_cli.verl_ext.draws import step_plan
 
 # our key -> verl metric names, first present wins
 METRIC_SOURCES: dict[str, tuple[str, ...]] = {

@@ -30,6 +30,7 @@ from s2lpo_cli.console import err, out
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.recipe import Recipe
 from s2lpo_cli.run_folder import RunFolder, environment
+from s2lpo_cli.schedule import step_plan
 from s2lpo_cli.verl_ext.command import (
     REWARD_FUNCTION,
     REWARD_MODULE,
@@ -38,7 +39,6 @@ from s2lpo_cli.verl_ext.command import (
     refused_overrides,
     save_every_problem,
     shell_script,
-    total_physical_steps,
     verl_command,
     verl_overrides,
 )
@@ -360,7 +360,7 @@ def dry_run(recipe: Recipe, ray_address: str | None = None) -> None:
     _report_warnings(checks)
     checks.raise_errors(recipe)
     paths = VerlPaths.for_run(recipe.output.run_dir)
-    steps = total_physical_steps(recipe)
+    steps = len(step_plan(recipe))
     err.print(f"[bold]verl command[/] ({steps} global steps; would write {paths.root})")
     if prepared.planned:
         n_explorer = sum(len(p.explorer) for p in prepared.planned)
@@ -415,7 +415,7 @@ def launch(recipe: Recipe, ray_address: str | None = None) -> None:
     checks.raise_errors(recipe)
     paths, argv = write_run_folder(recipe, prepared)
     run_dir = Path(recipe.output.run_dir).resolve()
-    err.print(f"[bold]verl[/]: {total_physical_steps(recipe)} global steps, run folder {run_dir}")
+    err.print(f"[bold]verl[/]: {len(step_plan(recipe))} global steps, run folder {run_dir}")
     if ray_address:
         submit(recipe, ray_address, run_dir)
         return

@@ -155,7 +155,7 @@ def test_checkpoint_round_trip_continues_identically(lm, tmp_path):
 
 
 def test_split_mode_runs_explorer_then_target_steps(lm):
-    from s2lpo_cli.training.assembly import run_steps
+    from s2lpo_cli.schedule import step_plan
 
     load, tok = lm
     recipe = _recipe("schedule.mode=split", "schedule.anneal_steps=3", "schedule.total_steps=3",
@@ -172,7 +172,7 @@ def test_split_mode_runs_explorer_then_target_steps(lm):
     explorer = {p.prompt_id: [stored(p, k) for k in range(4)] for p in prompts}
     with Grader(workers=1) as grader:
         trainer = Trainer(recipe, load(), tok, prompts, grader, explorer=explorer)
-        rows = [trainer.step(i, s) for i, s in enumerate(run_steps(recipe))]
+        rows = [trainer.step(i, s) for i, s in enumerate(step_plan(recipe))]
     seen = [(m["step"], m["phase"], m["g_w"], m["g_s"]) for m in rows]
     assert seen == [(1, "explorer", 4, 0), (2, "explorer", 2, 0), (2, "target", 0, 2), (3, "target", 0, 4)]
     explorer_rows = [m for m in rows if m["phase"] == "explorer"]
