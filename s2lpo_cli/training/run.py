@@ -213,6 +213,7 @@ def _train(recipe: Recipe, pre: Preflight, device: str, steps: list[Any], regist
     from s2lpo_cli.training.display import TrainingDisplay
     from s2lpo_cli.training.threads import apply_threads
     from s2lpo_cli.training.trainer import Trainer
+    from s2lpo_cli.training.trainer_config import TrainerConfig
 
     apply_threads(registry)
     folder = _start_folder(recipe, device, resuming=pre.resume_from is not None)  # env.json records the thread count
@@ -224,7 +225,8 @@ def _train(recipe: Recipe, pre: Preflight, device: str, steps: list[Any], regist
         ref = _load_policy(recipe.models.target, device).eval().requires_grad_(False)
     done = 0
     with Grader() as grader:
-        trainer = Trainer(recipe, model, pre.tokenizer, pre.prompts, grader, explorer=pre.explorer, ref_model=ref)
+        trainer = Trainer(TrainerConfig.from_recipe(recipe), model, pre.tokenizer, pre.prompts, grader,
+                          explorer=pre.explorer, ref_model=ref)
         if pre.resume_from is not None:
             state = load_checkpoint(pre.resume_from, model, trainer.optimizer)
             trainer.pool.load_state_dict(state.pool)
