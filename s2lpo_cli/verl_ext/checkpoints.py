@@ -27,8 +27,9 @@ from typing import Any
 
 from s2lpo_cli.atomic import write_text_atomic
 from s2lpo_cli.recipe import Recipe
+from s2lpo_cli.run_folder import RunFolder
+from s2lpo_cli.schedule import step_plan
 from s2lpo_cli.verl_ext.command import VerlPaths
-from s2lpo_cli.verl_ext.draws import step_plan
 
 # our key -> verl metric names, first present wins
 METRIC_SOURCES: dict[str, tuple[str, ...]] = {
@@ -130,7 +131,7 @@ def convert_metrics(run_dir: str | Path, recipe: Recipe) -> int:
             if "step" in entry and entry.get("data") and 1 <= int(entry["step"]) <= len(step_plan(recipe)):
                 by_step[int(entry["step"])] = map_metrics(entry, recipe, explorer.get(str(entry["step"])))
     records = [by_step[g] for g in sorted(by_step)]
-    out = Path(run_dir) / "metrics.jsonl"
+    out = RunFolder(run_dir).metrics_path
     write_text_atomic(out, "".join(json.dumps(r) + "\n" for r in records))
     return len(records)
 
@@ -170,7 +171,7 @@ def link_checkpoints(run_dir: str | Path, recipe: Recipe, merge: bool = True) ->
 
     In split mode a logical step's checkpoint is the one after its last physical step.
     """
-    run_dir = Path(run_dir)
+    folder = RunFolder(run_dir)
     paths = VerlPaths.for_run(run_dir)
     plan = step_plan(recipe)
     exposed: dict[str, Path] = {}
@@ -180,18 +181,17 @@ def link_checkpoints(run_dir: str | Path, recipe: Recipe, merge: bool = True) ->
         if not is_last_of_logical:
             continue
         hf = actor / "huggingface"
-        name = f"step_{phys.step:04d}"
+        checkpoint = folder.checkpoint(phys.step)
         if has_hf_weights(hf):
-            _link(run_dir / "checkpoints" / name, hf)
-            exposed[name] = hf
+            _link(checkpoint, hf)
+            exposed[checkpoint.name] = hf
         elif merge:
-            target = run_dir / "checkpoints" / name
-            subprocess.run(merge_command(actor, target), check=True)
-            exposed[name] = target
+            subprocess.run(merge_command(actor, checkpoint), check=True)
+            exposed[checkpoint.name] = checkpoint
     if exposed:
         last = exposed[max(exposed)]
-        _link(run_dir / "final", last)
-        exposed["final"] = last
+        _link(folder.final, last)
+        exposed[folder.final.name] = last
     return exposed
 
 
@@ -200,7 +200,7 @@ def main() -> None:
     from s2lpo_cli.recipe import load_recipe
 
     run_dir = Path(sys.argv[1])
-    recipe = load_recipe(run_dir / "recipe.yaml")
+    recipe = load_recipe(RunFolder(run_dir).recipe_path)
     steps = convert_metrics(run_dir, recipe)
     exposed = link_checkpoints(run_dir, recipe)
     print(f"{run_dir}: {steps} steps in metrics.jsonl; checkpoints: {', '.join(sorted(exposed)) or 'none'}")

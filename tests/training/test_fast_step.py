@@ -18,6 +18,7 @@ from s2lpo_cli.training.assembly import Response
 from s2lpo_cli.training.losses import entropy_from_logits, token_logprobs
 from s2lpo_cli.training.metrics import TIMING_KEYS
 from s2lpo_cli.training.trainer import Prompt, Trainer
+from s2lpo_cli.training.trainer_config import TrainerConfig
 
 
 @dataclass
@@ -124,7 +125,7 @@ def _run(random_lm_dir, sets, steps=2):
                for i in range(5)]
     model = AutoModelForCausalLM.from_pretrained(random_lm_dir, dtype=torch.float32)
     ref = AutoModelForCausalLM.from_pretrained(random_lm_dir, dtype=torch.float32).eval().requires_grad_(False)
-    trainer = Trainer(recipe, model, tok, prompts, ParityGrader(), ref_model=ref)
+    trainer = Trainer(TrainerConfig.from_recipe(recipe), model, tok, prompts, ParityGrader(), ref_model=ref)
     metrics = [trainer.step(i, PhysicalStep(i + 1, "mixed", 0, 4)) for i in range(steps)]
     return [{k: v for k, v in m.items() if k not in TIMING_KEYS} for m in metrics]
 
