@@ -65,6 +65,7 @@ def run_ours(folder: Path, data: list[dict[str, str]], memory_steps: int) -> dic
     from s2lpo_cli.schedule import PhysicalStep
     from s2lpo_cli.training.run import training_prompts
     from s2lpo_cli.training.trainer import Trainer
+    from s2lpo_cli.training.trainer_config import TrainerConfig
 
     recipe = load_recipe("tiny", [
         f"models.target={folder}", "schedule.anneal_steps=0", f"optim.prompts_per_step={PROMPTS}",
@@ -79,7 +80,7 @@ def run_ours(folder: Path, data: list[dict[str, str]], memory_steps: int) -> dic
     steps: list[dict] = []
     rss_after: dict[int, float] = {}
     with Grader() as grader:
-        trainer = Trainer(recipe, model, tokenizer, prompts, grader)
+        trainer = Trainer(TrainerConfig.from_recipe(recipe), model, tokenizer, prompts, grader)
         for i in range(max(WARMUP + TIMED, memory_steps)):
             wall, cpu = time.perf_counter(), time.process_time()
             m = trainer.step(i, PhysicalStep(i + 1, "mixed", 0, G))

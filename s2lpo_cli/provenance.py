@@ -5,9 +5,8 @@ from __future__ import annotations
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
-CHECKOUT = Path(__file__).resolve().parent.parent
+from s2lpo_cli.shipped import source_checkout
 
 
 def package_versions(names: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -22,11 +21,17 @@ def package_versions(names: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 
 def git_hash() -> str | None:
-    """HEAD of the s2lpo checkout, with `-dirty` when it has uncommitted changes; None outside git."""
+    """HEAD of the s2lpo checkout, with `-dirty` when it has uncommitted changes; None outside git.
+
+    An installed wheel has no checkout: None, not the commit of whatever repository holds the venv.
+    """
+    checkout = source_checkout()
+    if checkout is None:
+        return None
     try:
-        head = subprocess.run(["git", "-C", str(CHECKOUT), "rev-parse", "HEAD"], capture_output=True, text=True,
+        head = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True,
                               timeout=10)
-        dirty = subprocess.run(["git", "-C", str(CHECKOUT), "status", "--porcelain"], capture_output=True,
+        dirty = subprocess.run(["git", "-C", str(checkout), "status", "--porcelain"], capture_output=True,
                                text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.prompting import DEFAULT_INSTRUCTION
+from s2lpo_cli.shipped import shipped_dir
 
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+RECIPES_DIR = shipped_dir("recipes")
 
 
 class _Section(BaseModel):

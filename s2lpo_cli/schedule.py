@@ -10,7 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from s2lpo_cli.recipe import Recipe
 
 Mode = Literal["mixed", "split"]
 
@@ -88,6 +91,16 @@ def plan(total_steps: int, anneal_steps: int, group_size: int, mode: Mode = "mix
 def physical_steps(total_steps: int, anneal_steps: int, group_size: int, mode: Mode = "mixed") -> list[PhysicalStep]:
     """The run flattened into the optimizer steps that actually execute, in order."""
     return [p for s in plan(total_steps, anneal_steps, group_size, mode) for p in s.physical]
+
+
+def step_plan(recipe: Recipe) -> list[PhysicalStep]:
+    """The optimizer steps a recipe runs, in order: the one name for a run's physical step plan.
+
+    Physical step i (from 0) is verl's global step i + 1 and line i + 1 of metrics.jsonl; split mode runs
+    two per logical step while alpha > 0, so `len(step_plan(recipe))` is the run's optimizer step count.
+    """
+    s = recipe.schedule
+    return physical_steps(s.total_steps, s.anneal_steps, recipe.rollout.group_size, s.mode)
 
 
 def max_explorer_count(anneal_steps: int, group_size: int) -> int:

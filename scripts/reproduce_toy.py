@@ -82,10 +82,12 @@ def run_cli(args: list[str], cwd: Path, log: Path | None = None) -> None:
 
 def checkpoints(run: Path) -> list[tuple[int, Path]]:
     """(step, model folder) of every saved step, in order."""
+    from s2lpo_cli.run_folder import CHECKPOINT_PREFIX, RunFolder
+
     found = []
-    for folder in sorted((run / "checkpoints").glob("step_*")):
-        if folder.name.removeprefix("step_").isdigit() and (folder / "config.json").is_file():
-            found.append((int(folder.name.removeprefix("step_")), folder))
+    for folder in sorted(RunFolder(run).checkpoints.glob(f"{CHECKPOINT_PREFIX}*")):
+        if folder.name.removeprefix(CHECKPOINT_PREFIX).isdigit() and (folder / "config.json").is_file():
+            found.append((int(folder.name.removeprefix(CHECKPOINT_PREFIX)), folder))
     return found
 
 
@@ -152,6 +154,7 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
 
 
 def collect(work: Path, chosen: list[Arm], seeds: list[int], base: dict[str, Any]) -> dict[str, Any]:
+    from s2lpo_cli.run_folder import RunFolder
     from s2lpo_cli.training import metrics as metrics_file
 
     out: dict[str, Any] = {}
@@ -169,7 +172,7 @@ def collect(work: Path, chosen: list[Arm], seeds: list[int], base: dict[str, Any
             last = scores[max(scores, key=int)]["sampled"]
             for family, acc in last.items():
                 family_final.setdefault(family, []).append(acc)
-            rows = metrics_file.read(folder / "metrics.jsonl")
+            rows = metrics_file.read(RunFolder(folder).metrics_path)
             tokens.append(sum(r["target_tokens"] for r in rows))
             reward_target.append([r["reward_target"] for r in rows])
         final_step = max(by_step, key=int)

@@ -197,7 +197,10 @@ def main() -> None:
         start = time.perf_counter()
         run = run_s2lpo(tiny, args.steps, args.seed, out / "s2lpo_run")
         timings["s2lpo"] = time.perf_counter() - start
-    curves = {"TRL GRPOTrainer": read_curve(out / "trl_metrics.jsonl"), "s2lpo GRPO": read_curve(run / "metrics.jsonl")}
+    from s2lpo_cli.run_folder import RunFolder
+
+    curves = {"TRL GRPOTrainer": read_curve(out / "trl_metrics.jsonl"),
+              "s2lpo GRPO": read_curve(RunFolder(run).metrics_path)}
     plot(curves, out / "trl_vs_s2lpo_reward.png")
     for block in (10, 25):
         print(f"\nmean training reward per {block}-step block\n" + table(curves, block))

@@ -165,7 +165,8 @@ def evaluate(
 def _model_and_output(model: str | None, output: Path | None) -> tuple[str, Path]:
     """The model to evaluate and the output root: as given, or the newest finished run and its eval/."""
     from s2lpo_cli.lookup.models import resolve_model
-    from s2lpo_cli.lookup.runs import FINAL, RUNS_DIR, newest_finished_run
+    from s2lpo_cli.lookup.runs import RUNS_DIR, newest_finished_run
+    from s2lpo_cli.run_folder import FINAL, RunFolder
 
     if model:
         choice = resolve_model(model)
@@ -180,8 +181,9 @@ def _model_and_output(model: str | None, output: Path | None) -> tuple[str, Path
             "(or --resume DIR to continue a run, --responses FILE to grade one)"
         )
     output = output or run / "eval"
-    err.print(f"no --model: evaluating the newest finished run {run} ({run / FINAL}); results in {output}", highlight=False)
-    return str(run / FINAL), output
+    final = RunFolder(run).final
+    err.print(f"no --model: evaluating the newest finished run {run} ({final}); results in {output}", highlight=False)
+    return str(final), output
 
 
 def _show(summary: dict[str, Any], where: Path, as_json: bool) -> None:

@@ -19,8 +19,9 @@ from s2lpo_cli.data.rows import Row, read_rows
 from s2lpo_cli.data.spec_files import load_specs
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.prompting import DEFAULT_INSTRUCTION
+from s2lpo_cli.shipped import shipped_dir
 
-EVAL_DATA_DIR = Path(__file__).resolve().parents[2] / "eval_data"
+EVAL_DATA_DIR = shipped_dir("eval_data")
 ALL = "all"  # --benchmarks all: every registered benchmark
 
 

@@ -17,8 +17,9 @@ from s2lpo_cli.data.hub import HubSource, has_datasets, load_hub_records, local_
 from s2lpo_cli.data.rows import Row, first_of_each, read_rows
 from s2lpo_cli.data.spec_files import load_specs
 from s2lpo_cli.errors import UserError
+from s2lpo_cli.shipped import shipped_dir
 
-TRAIN_DATA_DIR = Path(__file__).resolve().parents[2] / "train_data"
+TRAIN_DATA_DIR = shipped_dir("train_data")
 DATA_DIR_ENV = "S2LPO_DATA_DIR"
 SUFFIXES = (".jsonl", ".parquet")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 ChatMessages = list[dict[str, str]]
 
@@ -46,8 +46,20 @@ class PromptOutput:
 class Engine(Protocol):
     """Generates n completions per chat prompt. Prompts are rendered with the model's chat template."""
 
+    tokenizer: Any  # the model's Hugging Face tokenizer
+
     def generate(
         self, prompts: list[ChatMessages], params: SamplingParams, seeds: list[int] | None = None
     ) -> list[PromptOutput]:
         """`seeds`, when given, holds one seed per prompt so results do not depend on batching."""
         ...
+
+
+class PolicyEngine(Engine, Protocol):
+    """An engine over the policy being trained: generates from prompts already rendered and tokenized."""
+
+    pad_id: int
+
+    def generate_from_ids(
+        self, prompt_token_ids: list[list[int]], params: SamplingParams, seeds: list[int] | None = None
+    ) -> list[PromptOutput]: ...

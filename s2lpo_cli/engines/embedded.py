@@ -84,16 +84,24 @@ class _Noise:
 
     def at(self, step: int, rows: list[int]) -> Any:
         """The noise of `rows` (row indices, all still generating) at `step`: (len(rows), vocab)."""
-        import torch
 
         if self.block is None or step >= self.start + self.block.shape[1]:
             steps = min(self.block_steps, self.longest - step)
-            self.block = torch.stack([
-                torch.empty((steps, self.vocab), device=self.generators[r].device).exponential_(generator=self.generators[r])
-                for r in rows
-            ])
+            self.block = _exponential([self.generators[r] for r in rows], (steps, self.vocab))
             self.start, self.slot = step, {r: i for i, r in enumerate(rows)}
         return self.block[[self.slot[r] for r in rows], step - self.start]
+
+
+def _exponential(generators: list[Any], shape: tuple[int, int]) -> Any:
+    """Standard exponential draws, one (steps, vocab) block per generator, stacked: exactly the values of
+    `exponential_(generator=g)` (tested). On CPU, torch draws those as `-log1p(-u)` of float64 uniforms, one
+    at a time; drawing the uniforms and taking the logarithm vectorized gives the same numbers ~2x faster."""
+    import torch
+
+    if any(g.device.type != "cpu" for g in generators):
+        return torch.stack([torch.empty(shape, device=g.device).exponential_(generator=g) for g in generators])
+    uniform = torch.stack([torch.rand(shape, dtype=torch.float64, generator=g) for g in generators])
+    return uniform.neg_().log1p_().neg_().float()
 
 
 @dataclass
@@ -210,8 +218,6 @@ class EmbeddedEngine:
     ) -> list[_Row]:
         import torch
 
-        from s2lpo_cli.engines.kv_buffer import preallocate
-
         dev = self.device
         cache, logits, mask, positions = self._prefill(prompts, params.n)
         rows, generators = [], []
@@ -231,7 +237,7 @@ class EmbeddedEngine:
         active = list(range(len(rows)))  # rows still generating, in batch order
         seen = torch.zeros_like(logits, dtype=torch.bool) if params.presence_penalty else None
         longest = max(row.limit for row in rows)
-        preallocate(cache, cache.get_seq_length() + longest)
+        decoder = _decoder(self.model, cache, mask, positions, mask.shape[1] + longest)
         noise = _Noise(generators, logits.shape[-1], longest) if params.temperature >= _GREEDY_BELOW else None
 
         for step in range(longest):
@@ -254,18 +260,43 @@ class EmbeddedEngine:
                 break
             if len(keep) < len(active):
                 index = torch.tensor(keep, dtype=torch.long, device=dev)
-                cache.batch_select_indices(index)
-                tokens, mask, positions = tokens[index], mask[index], positions[index]
+                decoder.select(index)
+                tokens = tokens[index]
                 seen = seen[index] if seen is not None else None
                 active = [active[s] for s in keep]
-            mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
-            positions = positions + 1
-            out = self.model(
-                input_ids=tokens[:, None],
-                attention_mask=mask,
-                position_ids=positions,
-                past_key_values=cache,
-                use_cache=True,
-            )
-            cache, logits = out.past_key_values, out.logits[:, -1, :]
+            logits = decoder.step(tokens)
         return rows
+
+
+def _decoder(model: Any, cache: Any, mask: Any, positions: Any, capacity: int) -> Any:
+    """The fastest decode path for `model`: Qwen3Decoder where it applies, transformers' forward otherwise."""
+    from s2lpo_cli.engines import qwen3_decoder
+
+    if qwen3_decoder.supports(model):
+        return qwen3_decoder.Qwen3Decoder(model, cache, mask, positions, capacity)
+    return _TransformersDecoder(model, cache, mask, positions, capacity)
+
+
+class _TransformersDecoder:
+    """Decode steps through the model's own forward, its KV cache preallocated (kv_buffer.py)."""
+
+    def __init__(self, model: Any, cache: Any, mask: Any, positions: Any, capacity: int) -> None:
+        from s2lpo_cli.engines.kv_buffer import preallocate
+
+        self.model, self.cache, self.mask, self.positions = model, preallocate(cache, capacity), mask, positions
+
+    def select(self, rows: Any) -> None:
+        """Keep only `rows` (indices into the current batch)."""
+        self.cache.batch_select_indices(rows)
+        self.mask, self.positions = self.mask[rows], self.positions[rows]
+
+    def step(self, tokens: Any) -> Any:
+        """Feed one token per row; returns the next-token logits (rows, vocab)."""
+        import torch
+
+        self.mask = torch.cat([self.mask, self.mask.new_ones((len(tokens), 1))], dim=1)
+        self.positions = self.positions + 1
+        out = self.model(input_ids=tokens[:, None], attention_mask=self.mask, position_ids=self.positions,
+                         past_key_values=self.cache, use_cache=True)
+        self.cache = out.past_key_values
+        return out.logits[:, -1, :]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from s2lpo_cli.run_folder import RunFolder
+
 RUNS_DIR = Path("runs")
-FINAL = "final"
-RECIPE = "recipe.yaml"
 
 
 def finished_runs(root: Path = RUNS_DIR) -> list[Path]:
@@ -16,8 +16,8 @@ def finished_runs(root: Path = RUNS_DIR) -> list[Path]:
     """
     if not root.is_dir():
         return []
-    runs = [d for d in root.iterdir() if (d / RECIPE).is_file() and (d / FINAL).is_dir()]
-    return sorted(runs, key=lambda d: ((d / FINAL).lstat().st_mtime, d.name), reverse=True)
+    runs = [RunFolder(d) for d in root.iterdir() if RunFolder(d).finished()]
+    return [r.root for r in sorted(runs, key=lambda r: (r.final.lstat().st_mtime, r.root.name), reverse=True)]
 
 
 def newest_finished_run(root: Path = RUNS_DIR) -> Path | None:

@@ -40,7 +40,8 @@ def check_training_data(
     """
     from s2lpo_cli.data.train_sets import load_train_set
     from s2lpo_cli.prompting import tokenizer_hash
-    from s2lpo_cli.training.assembly import explorer_demand, run_steps
+    from s2lpo_cli.schedule import step_plan
+    from s2lpo_cli.training.assembly import explorer_demand
 
     d, data = recipe.data, TrainingData()
     try:
@@ -53,7 +54,7 @@ def check_training_data(
     if tokenizer is not None:
         data.prompt_ids = encode_rows(tokenizer, data.rows, d.prompt)
         findings += check_lengths(data.rows, data.prompt_ids, d.max_prompt_tokens, d.train)
-    steps = run_steps(recipe)
+    steps = step_plan(recipe)
     if too_few or not any(s.explorer for s in steps):
         return data, findings
     data.store, found = store_checks.open_store(recipe, strict=strict)

@@ -15,10 +15,8 @@ from typing import Any
 import yaml
 
 from s2lpo_cli.errors import UserError
+from s2lpo_cli.run_folder import METRICS, RECIPE, RunFolder
 from s2lpo_cli.schedule import plan
-
-METRICS = "metrics.jsonl"
-RECIPE = "recipe.yaml"
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ class TrainingLog:
 
 
 def is_training_run(path: Path) -> bool:
-    return (path / METRICS).is_file() or (path / RECIPE).is_file()
+    return RunFolder(path).metrics_path.is_file() or RunFolder(path).recipe_path.is_file()
 
 
 def read_metrics(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
@@ -190,11 +188,12 @@ def read_recipe(path: Path) -> dict[str, Any]:
 def load_training_log(path: Path) -> TrainingLog:
     """Read a training run folder; whatever is missing becomes a note, not an error."""
     notes: list[str] = []
-    recipe = read_recipe(path / RECIPE) if (path / RECIPE).is_file() else None
+    folder = RunFolder(path)
+    recipe = read_recipe(folder.recipe_path) if folder.recipe_path.is_file() else None
     if recipe is None:
         notes.append(f"no {RECIPE}: the schedule length is unknown")
-    if (path / METRICS).is_file():
-        rows, more = read_metrics(path / METRICS)
+    if folder.metrics_path.is_file():
+        rows, more = read_metrics(folder.metrics_path)
         notes.extend(more)
     else:
         rows = []
@@ -203,8 +202,8 @@ def load_training_log(path: Path) -> TrainingLog:
         path=path,
         recipe=recipe,
         steps=fold_steps(rows),
-        planned=_planned(recipe, path / RECIPE),
-        has_final=(path / "final").is_dir(),
+        planned=_planned(recipe, folder.recipe_path),
+        has_final=folder.final.is_dir(),
     )
     if log.total_steps is not None and log.steps and log.steps[-1].step < log.total_steps:
         notes.append(f"training stopped or still running: {log.steps[-1].step} of {log.total_steps} steps logged")

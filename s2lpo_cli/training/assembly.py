@@ -14,13 +14,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Literal
 
-from s2lpo_cli.schedule import PhysicalStep, physical_steps
-
-
-def run_steps(recipe) -> list[PhysicalStep]:
-    """The optimizer steps a recipe runs, in order (split mode: two per logical step while alpha > 0)."""
-    s = recipe.schedule
-    return physical_steps(s.total_steps, s.anneal_steps, recipe.rollout.group_size, s.mode)
+from s2lpo_cli.schedule import PhysicalStep
 
 
 def _permutation(n: int, *key) -> list[int]:

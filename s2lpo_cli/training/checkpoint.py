@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from s2lpo_cli.run_folder import CHECKPOINT_PREFIX, RunFolder
+
 STATE = "trainer_state.json"
-_PREFIX = "step_"
 
 
 @dataclass(frozen=True)
@@ -29,16 +30,12 @@ class TrainerState:
     pool: dict[str, int]  # explorer pool cursors
 
 
-def checkpoint_dir(run_dir: Path, step: int) -> Path:
-    return run_dir / "checkpoints" / f"{_PREFIX}{step:04d}"
-
-
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    root = run_dir / "checkpoints"
+    root = RunFolder(run_dir).checkpoints
     if not root.is_dir():
         return None
-    done = [p for p in root.iterdir() if p.name.startswith(_PREFIX) and (p / STATE).is_file()]
-    return max(done, key=lambda p: int(p.name[len(_PREFIX):]), default=None)
+    done = [p for p in root.iterdir() if p.name.startswith(CHECKPOINT_PREFIX) and (p / STATE).is_file()]
+    return max(done, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]), default=None)
 
 
 def save_model(model: Any, tokenizer: Any, folder: Path) -> None:
@@ -60,7 +57,7 @@ def save_checkpoint(run_dir: Path, model: Any, tokenizer: Any, optimizer: Any, s
     import torch
     from safetensors.torch import save_file
 
-    final = checkpoint_dir(run_dir, state.step)
+    final = RunFolder(run_dir).checkpoint(state.step)
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

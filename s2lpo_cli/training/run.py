@@ -1,6 +1,6 @@
 """`run_training(recipe)`: check everything, then run the embedded trainer into the run folder.
 
-Run folder: recipe.yaml (resolved), command.txt, env.json, metrics.jsonl, checkpoints/step_NNNN/, final/.
+Run folder: see `s2lpo_cli.run_folder`.
 Every check (`s2lpo_cli.preflight`, shared with verl and `s2lpo sample`, plus the run folder's own)
 happens before anything is written; all problems are reported together in one UserError.
 Running a recipe whose run folder already holds the same recipe resumes from its latest checkpoint.
@@ -8,9 +8,7 @@ Running a recipe whose run folder already holds the same recipe resumes from its
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import shlex
 import shutil
 import sys
@@ -18,12 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from s2lpo_cli.atomic import write_text_atomic
 from s2lpo_cli.preflight.findings import Finding, raise_errors
-from s2lpo_cli.provenance import git_hash, package_versions
 from s2lpo_cli.recipe import Recipe, to_yaml
+from s2lpo_cli.run_folder import RunFolder, environment
+from s2lpo_cli.schedule import step_plan
 from s2lpo_cli.training import metrics as metrics_file
-from s2lpo_cli.training.assembly import run_steps
 from s2lpo_cli.training.checkpoint import (
     TrainerState,
     latest_checkpoint,
@@ -31,8 +28,6 @@ from s2lpo_cli.training.checkpoint import (
     save_checkpoint,
     save_model,
 )
-
-RECIPE_FILE = "recipe.yaml"
 
 
 @dataclass
@@ -55,10 +50,11 @@ def training_prompts(rows: list[Any], prompt_ids: list[list[int]]) -> list[Any]:
 
 def _check_run_dir(recipe: Recipe) -> tuple[Path | None, bool, list[Finding]]:
     """(checkpoint to resume from, whether the run is already complete, findings)."""
-    run_dir = Path(recipe.output.run_dir)
+    folder = RunFolder(Path(recipe.output.run_dir))
+    run_dir = folder.root
     if not run_dir.exists():
         return None, False, []
-    saved = run_dir / RECIPE_FILE
+    saved = folder.recipe_path
     if not saved.is_file():
         if any(run_dir.iterdir()):
             return None, False, [Finding("run_dir.not_a_run", "output.run_dir",
@@ -69,9 +65,7 @@ def _check_run_dir(recipe: Recipe) -> tuple[Path | None, bool, list[Finding]]:
                                      f"{run_dir} holds a run of another recipe ({saved} differs); choose another "
                                      "output.run_dir, or delete the folder to start over")]
     latest = latest_checkpoint(run_dir)
-    complete = (run_dir / "final").is_dir() and latest is not None and latest.name.endswith(
-        f"{recipe.schedule.total_steps:04d}")
-    return latest, complete, []
+    return latest, folder.final.is_dir() and latest == folder.checkpoint(recipe.schedule.total_steps), []
 
 
 def preflight(recipe: Recipe) -> Preflight:
@@ -88,37 +82,23 @@ def preflight(recipe: Recipe) -> Preflight:
 # ---------------------------------------------------------------------- the run folder
 
 
-def environment(device: str) -> dict[str, Any]:
-    import torch
-
-    versions = package_versions(
-        ("s2lpo", "torch", "transformers", "tokenizers", "safetensors", "math-verify", "verl", "vllm", "trl")
-    )
-    return {
-        "python": versions.pop("python"),
-        "platform": platform.platform(),
-        "packages": versions,
-        "git": git_hash(),
-        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
-        "torch_threads": torch.get_num_threads(),
-    }
-
-
 def _command() -> str:
     return " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]])
 
 
-def _start_folder(recipe: Recipe, device: str, resuming: bool) -> Path:
-    run_dir = Path(recipe.output.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+def _start_folder(recipe: Recipe, device: str, resuming: bool) -> RunFolder:
+    import torch
+
+    folder = RunFolder(Path(recipe.output.run_dir))
+    folder.root.mkdir(parents=True, exist_ok=True)
     if resuming:
-        with (run_dir / "command.txt").open("a", encoding="utf-8") as fh:
-            fh.write(f"# resumed: {_command()}\n")
+        folder.note_resumed(_command())
     else:
-        write_text_atomic(run_dir / "command.txt", _command() + "\n")
-        write_text_atomic(run_dir / RECIPE_FILE, to_yaml(recipe))
-    write_text_atomic(run_dir / "env.json", json.dumps(environment(device), indent=1) + "\n")
-    return run_dir
+        folder.write_command(_command())
+        folder.write_recipe(recipe)
+    device_name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
+    folder.write_env(environment("embedded", device_name, torch_threads=torch.get_num_threads()))
+    return folder
 
 
 # ---------------------------------------------------------------------- the run
@@ -146,7 +126,7 @@ def run_training(recipe: Recipe) -> Path:
         err.print(f"{run_dir}: this run is already complete (final/ holds the model); nothing to do")
         return run_dir
     device = resolve_device(recipe.engine.device)
-    steps = run_steps(recipe)
+    steps = step_plan(recipe)
     with TrainerRegistry() as registry:
         return _train(recipe, pre, device, steps, registry)
 
@@ -157,11 +137,11 @@ def _train(recipe: Recipe, pre: Preflight, device: str, steps: list[Any], regist
     from s2lpo_cli.training.display import TrainingDisplay
     from s2lpo_cli.training.threads import apply_threads
     from s2lpo_cli.training.trainer import Trainer
+    from s2lpo_cli.training.trainer_config import TrainerConfig
 
-    run_dir = Path(recipe.output.run_dir)
     apply_threads(registry)
-    _start_folder(recipe, device, resuming=pre.resume_from is not None)  # env.json records the thread count
-    metrics_path = run_dir / "metrics.jsonl"
+    folder = _start_folder(recipe, device, resuming=pre.resume_from is not None)  # env.json records the thread count
+    run_dir, metrics_path = folder.root, folder.metrics_path
 
     model = _load_policy(str(pre.resume_from or recipe.models.target), device)
     ref = None
@@ -169,7 +149,8 @@ def _train(recipe: Recipe, pre: Preflight, device: str, steps: list[Any], regist
         ref = _load_policy(recipe.models.target, device).eval().requires_grad_(False)
     done = 0
     with Grader() as grader:
-        trainer = Trainer(recipe, model, pre.tokenizer, pre.prompts, grader, explorer=pre.explorer, ref_model=ref)
+        trainer = Trainer(TrainerConfig.from_recipe(recipe), model, pre.tokenizer, pre.prompts, grader,
+                          explorer=pre.explorer, ref_model=ref)
         if pre.resume_from is not None:
             state = load_checkpoint(pre.resume_from, model, trainer.optimizer)
             trainer.pool.load_state_dict(state.pool)
@@ -189,8 +170,8 @@ def _train(recipe: Recipe, pre: Preflight, device: str, steps: list[Any], regist
                 if ends_logical and ((save_every and t % save_every == 0) or i == len(steps) - 1):
                     state = TrainerState(step=t, physical_done=i + 1, pool=trainer.pool.state_dict())
                     save_checkpoint(run_dir, model, pre.tokenizer, trainer.optimizer, state)
-    final = run_dir / "final"
-    tmp = run_dir / "final.tmp"
+    final = folder.final
+    tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     save_model(model, pre.tokenizer, tmp)
     shutil.rmtree(final, ignore_errors=True)

@@ -18,12 +18,13 @@ from typing import Any
 
 import torch
 
-from s2lpo_cli.engines.base import SamplingParams
+from s2lpo_cli.engines.base import PolicyEngine
 from s2lpo_cli.schedule import PhysicalStep, alpha
 from s2lpo_cli.training.advantages import grpo_advantages
 from s2lpo_cli.training.assembly import ExplorerPool, Response, prompt_batch, truncate_response
-from s2lpo_cli.training.losses import LossConfig, ppo_loss
+from s2lpo_cli.training.losses import ppo_loss
 from s2lpo_cli.training.policy_forward import forward, pack
+from s2lpo_cli.training.trainer_config import TrainerConfig
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,11 @@ def _mean(values: list[float]) -> float | None:
 
 
 class Trainer:
+    """`engine` generates the live target's responses; by default the embedded engine over `model` itself."""
+
     def __init__(
         self,
-        recipe: Any,
+        config: TrainerConfig,
         model: Any,
         tokenizer: Any,
         prompts: list[Prompt],
@@ -50,33 +53,31 @@ class Trainer:
         *,
         explorer: dict[str, list[Any]] | None = None,
         ref_model: Any = None,
-        engine: Any = None,
+        engine: PolicyEngine | None = None,
     ):
         from s2lpo_cli.engines.embedded import EmbeddedEngine
 
-        self.recipe, self.model, self.tokenizer, self.prompts = recipe, model, tokenizer, prompts
+        self.config, self.model, self.tokenizer, self.prompts = config, model, tokenizer, prompts
         self.grader, self.explorer, self.ref_model = grader, explorer or {}, ref_model
         self.device = next(model.parameters()).device
-        self.engine = engine or EmbeddedEngine(model, tokenizer)
+        self.engine: PolicyEngine = engine or EmbeddedEngine(model, tokenizer)
         self.pad_id = self.engine.pad_id
-        self.loss_cfg = LossConfig.from_recipe(recipe)
-        o = recipe.optim
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-        self.pool = ExplorerPool({pid: len(rs) for pid, rs in self.explorer.items()}, seed=o.seed)
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.pool = ExplorerPool({pid: len(rs) for pid, rs in self.explorer.items()}, seed=config.seed)
 
     # ------------------------------------------------------------------ one physical step
 
     def step(self, index: int, plan: PhysicalStep) -> dict[str, Any]:
         start = time.perf_counter()
-        o = self.recipe.optim
-        batch = prompt_batch(index, len(self.prompts), o.prompts_per_step, o.seed)
+        c = self.config
+        batch = prompt_batch(index, len(self.prompts), c.prompts_per_step, c.seed)
         responses = self._explorer_responses(batch, plan.explorer) + self._target_responses(index, batch, plan.target)
         generated = time.perf_counter()
         self._grade(responses, batch)
         graded = time.perf_counter()
         responses.sort(key=lambda x: (x.group, x.source != "explorer"))
         rewards = torch.tensor([x.reward for x in responses])
-        adv = grpo_advantages(rewards, [x.group for x in responses], norm_by_std=o.norm_adv_by_std)
+        adv = grpo_advantages(rewards, [x.group for x in responses], norm_by_std=c.norm_adv_by_std)
         stats = self._update(responses, adv.advantages, len(batch))
         end = time.perf_counter()
         elapsed = end - start
@@ -85,7 +86,7 @@ class Trainer:
         return {
             "step": plan.step,
             "phase": plan.phase,
-            "alpha": alpha(plan.step, self.recipe.schedule.anneal_steps),
+            "alpha": alpha(plan.step, c.anneal_steps),
             "g_w": plan.explorer,
             "g_s": plan.target,
             "reward_mean": float(rewards.mean()),
@@ -110,7 +111,7 @@ class Trainer:
 
     def _explorer_responses(self, batch: list[int], k: int) -> list[Response]:
         out = []
-        limit = self.recipe.rollout.max_response_tokens
+        limit = self.config.max_response_tokens
         for group, idx in enumerate(batch):
             prompt = self.prompts[idx]
             if not k:
@@ -127,10 +128,8 @@ class Trainer:
     def _target_responses(self, index: int, batch: list[int], n: int) -> list[Response]:
         if not n:
             return []
-        r = self.recipe.rollout
-        params = SamplingParams(n=n, temperature=r.temperature, top_p=r.top_p, top_k=r.top_k,
-                                presence_penalty=r.presence_penalty, max_tokens=r.max_response_tokens)
-        seeds = [random.Random(f"gen:{self.recipe.optim.seed}:{index}:{g}").getrandbits(48) for g in range(len(batch))]
+        params = self.config.sampling.with_(n=n)
+        seeds = [random.Random(f"gen:{self.config.seed}:{index}:{g}").getrandbits(48) for g in range(len(batch))]
         outputs = self.engine.generate_from_ids([self.prompts[i].token_ids for i in batch], params, seeds)
         out = []
         for group, (idx, po) in enumerate(zip(batch, outputs, strict=True)):
@@ -150,14 +149,28 @@ class Trainer:
     # ------------------------------------------------------------------ the PPO updates
 
     def _update(self, responses: list[Response], advantages: torch.Tensor, n_groups: int) -> dict[str, Any]:
-        o, cfg = self.recipe.optim, self.loss_cfg
-        micro = o.micro_batch
-        groups_per_update = o.mini_batch
+        """`epochs` passes of one optimizer update per mini-batch; returns the step's loss statistics.
+
+        Old log-probs: with one epoch and one update, no optimizer step happens before the last
+        micro-batch's forward, so every forward runs with the parameters the step started from; its
+        detached log-probs are what a separate no-grad pass would compute (same parameters, same
+        tokens, no dropout in these models), the ratio is 1 and its gradient is that of log p. That
+        saves one forward pass over the step. Otherwise the old log-probs are computed before the
+        first update.
+
+        `clip_frac` describes the updates: the share of token-updates where the clipped surrogate was
+        taken, over every epoch and mini-batch (the first update sees ratio 1, so a step of one update
+        reports 0; the later ones are where clipping happens). KL, entropy and IW describe the policy:
+        each token counted once, from the last pass, hence divided by the step's token count.
+        """
+        c, cfg = self.config, self.config.loss
+        micro = c.micro_batch
+        groups_per_update = c.mini_batch
         updates = [
             [i for i, x in enumerate(responses) if start <= x.group < start + groups_per_update]
             for start in range(0, n_groups, groups_per_update)
         ]
-        reuse_old = o.epochs == 1 and len(updates) == 1
+        reuse_old = c.epochs == 1 and len(updates) == 1
         dev = self.device
         advantages = advantages.to(dev)
         explorer_rows = torch.tensor([x.source == "explorer" for x in responses], device=dev)
@@ -165,8 +178,8 @@ class Trainer:
         ref = self._logprobs(self.ref_model, responses) if self.ref_model is not None else None
         acc = {"tokens": 0.0, "clipped": 0.0, "kl": 0.0, "entropy": 0.0, "iw": [], "loss": [], "grad_norm": []}
         self.model.train()
-        for epoch in range(o.epochs):
-            last_pass = epoch == o.epochs - 1
+        for epoch in range(c.epochs):
+            last_pass = epoch == c.epochs - 1
             for rows in updates:
                 mb_mask_tokens = sum(len(responses[i].token_ids) for i in rows)
                 n_seqs = sum(1 for i in rows if responses[i].token_ids)
@@ -176,7 +189,7 @@ class Trainer:
                     chunk = [responses[i] for i in idx]
                     batch = pack(chunk, self.pad_id, dev)
                     logp, ent = forward(self.model, batch, entropy="grad" if cfg.entropy_coef > 0 else "metric",
-                                        temperature=self.recipe.rollout.temperature)
+                                        temperature=c.temperature)
                     old_lp = logp.detach() if reuse_old else _rows(old, idx, batch.mask)
                     expl_lp = self._explorer_logprobs(chunk, batch.mask)
                     terms = ppo_loss(
@@ -195,7 +208,7 @@ class Trainer:
                         if terms.kl is not None:
                             acc["kl"] += float((terms.kl * m).sum())
                         acc["iw"] += _importance_weights(terms, old_lp, expl_lp, explorer_rows[idx], m)
-                norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.grad_clip)
+                norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
                 self.optimizer.step()
                 self.optimizer.zero_grad(set_to_none=True)
                 acc["loss"].append(loss_total)
@@ -222,13 +235,13 @@ class Trainer:
     def _logprobs(self, model: Any, responses: list[Response]) -> list[torch.Tensor]:
         """Per-response log-probs under `model` (no grad), computed in micro-batches."""
         out: list[torch.Tensor] = []
-        micro = self.recipe.optim.micro_batch
+        micro = self.config.micro_batch
         was_training = model.training
         model.eval()
         for start in range(0, len(responses), micro):
             chunk = responses[start : start + micro]
             batch = pack(chunk, self.pad_id, self.device)
-            logp, _ = forward(model, batch, temperature=self.recipe.rollout.temperature)
+            logp, _ = forward(model, batch, temperature=self.config.temperature)
             out += [logp[i, : len(x.token_ids)] for i, x in enumerate(chunk)]
         model.train(was_training)
         return out

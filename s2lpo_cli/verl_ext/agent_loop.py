@@ -3,7 +3,7 @@
 verl's V1 trainer (`trainer.use_v1=true`, verl >= 0.9) starts `rollout.n = G` sessions per prompt,
 all under the prompt's `uid`, and calls `run(sampling_params, **row)` with the dataset row plus
 `session_id` (0..G-1) and `global_steps`. For the physical step that global step runs
-(`draws.step_plan`):
+(`schedule.step_plan`):
   - session_id < G_w: the stored explorer response planned for that slot (`extra_info.explorer`):
     prompt ids rendered by verl's own builder with the target's chat template, the stored response
     ids, a response mask of ones, and the explorer's log-probs as `rollout_log_probs`;

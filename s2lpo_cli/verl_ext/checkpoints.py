@@ -27,8 +27,9 @@ from typing import Any
 
 from s2lpo_cli.atomic import write_text_atomic
 from s2lpo_cli.recipe import Recipe
+from s2lpo_cli.run_folder import RunFolder
+from s2lpo_cli.schedule import step_plan
 from s2lpo_cli.verl_ext.command import VerlPaths
-from s2lpo_cli.verl_ext.draws import step_plan
 
 # our key -> verl metric names, first present wins
 METRIC_SOURCES: dict[str, tuple[str, ...]] = {
@@ -40,10 +41,14 @@ METRIC_SOURCES: dict[str, tuple[str, ...]] = {
     "entropy": ("actor/entropy",),
     "response_len": ("response_length/mean",),
     "step_time_s": ("timing_s/step",),
+    "time_generation_s": ("timing_s/gen",),
+    "time_grading_s": ("timing_s/reward",),
     "loss": ("actor/pg_loss", "actor/actor/pg_loss"),
     "grad_norm": ("actor/grad_norm", "actor/actor/grad_norm"),
     "lr": ("actor/lr", "actor/actor/lr"),
 }
+# the embedded trainer's update phase covers verl's old log-probs, reference log-probs and actor update
+UPDATE_TIMERS = ("timing_s/old_log_prob", "timing_s/ref", "timing_s/update_actor")
 # verl's rollout_corr/rollout_is_* weight explorer and target rows alike: not the embedded iw_* (explorer rows)
 UNMEASURED = ("adv_std", "zero_var_frac", "iw_mean", "iw_max")
 TARGET_TOKENS = "s2lpo/target_response_tokens"  # logged by the sampler from the target rows' tags
@@ -93,6 +98,8 @@ def map_metrics(verl_line: dict[str, Any], recipe: Recipe, explorer: dict | None
     }
     for key, sources in METRIC_SOURCES.items():
         record[key] = next((float(data[name]) for name in sources if data.get(name) is not None), None)
+    update = [float(data[name]) for name in UPDATE_TIMERS if data.get(name) is not None]
+    record["time_update_s"] = sum(update) if update else None
     for key in UNMEASURED:
         record[key] = None
     record.update(split_by_source(record, explorer, recipe.optim.prompts_per_step))
@@ -124,7 +131,7 @@ def convert_metrics(run_dir: str | Path, recipe: Recipe) -> int:
             if "step" in entry and entry.get("data") and 1 <= int(entry["step"]) <= len(step_plan(recipe)):
                 by_step[int(entry["step"])] = map_metrics(entry, recipe, explorer.get(str(entry["step"])))
     records = [by_step[g] for g in sorted(by_step)]
-    out = Path(run_dir) / "metrics.jsonl"
+    out = RunFolder(run_dir).metrics_path
     write_text_atomic(out, "".join(json.dumps(r) + "\n" for r in records))
     return len(records)
 
@@ -164,7 +171,7 @@ def link_checkpoints(run_dir: str | Path, recipe: Recipe, merge: bool = True) ->
 
     In split mode a logical step's checkpoint is the one after its last physical step.
     """
-    run_dir = Path(run_dir)
+    folder = RunFolder(run_dir)
     paths = VerlPaths.for_run(run_dir)
     plan = step_plan(recipe)
     exposed: dict[str, Path] = {}
@@ -174,18 +181,17 @@ def link_checkpoints(run_dir: str | Path, recipe: Recipe, merge: bool = True) ->
         if not is_last_of_logical:
             continue
         hf = actor / "huggingface"
-        name = f"step_{phys.step:04d}"
+        checkpoint = folder.checkpoint(phys.step)
         if has_hf_weights(hf):
-            _link(run_dir / "checkpoints" / name, hf)
-            exposed[name] = hf
+            _link(checkpoint, hf)
+            exposed[checkpoint.name] = hf
         elif merge:
-            target = run_dir / "checkpoints" / name
-            subprocess.run(merge_command(actor, target), check=True)
-            exposed[name] = target
+            subprocess.run(merge_command(actor, checkpoint), check=True)
+            exposed[checkpoint.name] = checkpoint
     if exposed:
         last = exposed[max(exposed)]
-        _link(run_dir / "final", last)
-        exposed["final"] = last
+        _link(folder.final, last)
+        exposed[folder.final.name] = last
     return exposed
 
 
@@ -194,7 +200,7 @@ def main() -> None:
     from s2lpo_cli.recipe import load_recipe
 
     run_dir = Path(sys.argv[1])
-    recipe = load_recipe(run_dir / "recipe.yaml")
+    recipe = load_recipe(RunFolder(run_dir).recipe_path)
     steps = convert_metrics(run_dir, recipe)
     exposed = link_checkpoints(run_dir, recipe)
     print(f"{run_dir}: {steps} steps in metrics.jsonl; checkpoints: {', '.join(sorted(exposed)) or 'none'}")

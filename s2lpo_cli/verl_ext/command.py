@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from s2lpo_cli.recipe import Recipe
-from s2lpo_cli.schedule import physical_steps
+from s2lpo_cli.schedule import step_plan
 
 ENTRYPOINT = "verl.trainer.main_ppo"
 REWARD_MODULE = "pkg://s2lpo_cli.verl_ext.reward"
@@ -75,12 +75,6 @@ class VerlPaths:
         return self.root / "train.log"
 
 
-def total_physical_steps(recipe: Recipe) -> int:
-    """verl's global steps: one per physical step (split mode runs two per annealed logical step)."""
-    s = recipe.schedule
-    return len(physical_steps(s.total_steps, s.anneal_steps, recipe.rollout.group_size, s.mode))
-
-
 def hydra_value(value: Any) -> str:
     """A Python value in Hydra's override grammar."""
     if isinstance(value, bool):
@@ -104,8 +98,7 @@ def checkpoint_steps(recipe: Recipe) -> dict[int, int]:
 
     `output.save_every` counts logical steps; the run's last step is always saved.
     """
-    s = recipe.schedule
-    plan = physical_steps(s.total_steps, s.anneal_steps, recipe.rollout.group_size, s.mode)
+    plan = step_plan(recipe)
     ends = {p.step: g for g, p in enumerate(plan, 1)}  # the last physical step of each logical step
     every = recipe.output.save_every
     return {t: g for t, g in ends.items() if (every and t % every == 0) or g == len(plan)}
@@ -117,7 +110,7 @@ def save_freq(recipe: Recipe) -> int | None:
     verl saves when `global_step % save_freq == 0` and at the last step. In split mode a logical step
     spans two global steps while annealing, so most `save_every` values have no such frequency.
     """
-    steps = total_physical_steps(recipe)
+    steps = len(step_plan(recipe))
     wanted = sorted(checkpoint_steps(recipe).values())
     freq = wanted[0] if len(wanted) > 1 else steps
     saved = {g for g in range(freq, steps + 1, freq)} | {steps}
@@ -154,7 +147,7 @@ def reward_workers(recipe: Recipe) -> int:
 def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
     """Every Hydra override of the run, derived from the recipe; `engine.overrides` last."""
     r, o, e = recipe.rollout, recipe.optim, recipe.engine
-    steps = total_physical_steps(recipe)
+    steps = len(step_plan(recipe))  # verl's global steps: one per physical step
     micro = o.micro_batch
     loggers = list(dict.fromkeys([_LOGGERS[name] for name in recipe.output.logger] + ["file"]))
     pairs: list[tuple[str, Any]] = [

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from s2lpo_cli.data.rows import Row
 from s2lpo_cli.recipe import Recipe
-from s2lpo_cli.schedule import PhysicalStep
-from s2lpo_cli.training.assembly import ExplorerPool, prompt_batch, run_steps
+from s2lpo_cli.schedule import step_plan
+from s2lpo_cli.training.assembly import ExplorerPool, prompt_batch
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,6 @@ class PlannedRow:
     step: int
     row: Row
     explorer: tuple[int, ...]  # response_index values in the rollout store, one per explorer slot
-
-
-def step_plan(recipe: Recipe) -> list[PhysicalStep]:
-    """verl global step g (from 1) runs `step_plan(recipe)[g - 1]`."""
-    return run_steps(recipe)
 
 
 def layout(rows: list[Row], recipe: Recipe) -> list[tuple[int, Row]]:

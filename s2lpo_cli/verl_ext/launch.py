@@ -27,14 +27,15 @@ from s2lpo_cli.errors import UserError
 from s2lpo_cli.preflight.findings import Finding, errors, not_checked, raise_errors
 from s2lpo_cli.preflight.training_data import TrainingData
 from s2lpo_cli.preflight.verl import GPUS_AT_JOB_START, check_verl
-from s2lpo_cli.recipe import Recipe, to_yaml
+from s2lpo_cli.recipe import Recipe
+from s2lpo_cli.run_folder import RunFolder, environment
+from s2lpo_cli.schedule import step_plan
 from s2lpo_cli.verl_ext.command import (
     REWARD_FUNCTION,
     REWARD_MODULE,
     VerlPaths,
     agent_loop_config,
     shell_script,
-    total_physical_steps,
     verl_command,
 )
 
@@ -85,7 +86,7 @@ def dry_run(recipe: Recipe, ray_address: str | None = None) -> None:
         err.print(f"[yellow]warning:[/] {escape(str(finding))}", highlight=False)
     raise_errors(f"cannot launch verl for {recipe.name}", findings)
     paths = VerlPaths.for_run(recipe.output.run_dir)
-    steps = total_physical_steps(recipe)
+    steps = len(step_plan(recipe))
     err.print(f"[bold]verl command[/] ({steps} global steps; would write {paths.root})")
     if prepared.planned:
         n_explorer = sum(len(p.explorer) for p in prepared.planned)
@@ -122,20 +123,12 @@ def write_run_folder(recipe: Recipe, prepared: Prepared) -> tuple[VerlPaths, lis
         "val_files": str(paths.val_parquet),
     }, indent=2) + "\n")
     argv = verl_command(recipe, paths)
-    (run_dir / "recipe.yaml").write_text(to_yaml(recipe))
-    (run_dir / "command.sh").write_text(shell_script(argv, paths.metrics))
-    (run_dir / "command.sh").chmod(0o755)
-    (run_dir / "command.txt").write_text(shlex.join(argv) + "\n")
-    (run_dir / "env.json").write_text(json.dumps(_env(), indent=2) + "\n")
+    folder = RunFolder(run_dir)
+    folder.write_recipe(recipe)
+    folder.write_script(shell_script(argv, paths.metrics))
+    folder.write_command(shlex.join(argv))
+    folder.write_env(environment("verl", "verl (Ray cluster)"))
     return paths, argv
-
-
-def _env() -> dict[str, Any]:
-    from s2lpo_cli.provenance import git_hash, package_versions
-
-    versions = package_versions(("s2lpo", "verl", "ray", "torch", "transformers", "vllm"))
-    return {"python": versions.pop("python"), "packages": versions, "git": git_hash(),
-            "device": "verl (Ray cluster)", "engine": "verl"}
 
 
 def launch(recipe: Recipe, ray_address: str | None = None) -> None:
@@ -148,14 +141,14 @@ def launch(recipe: Recipe, ray_address: str | None = None) -> None:
     raise_errors(f"cannot launch verl for {recipe.name}", findings)
     paths, argv = write_run_folder(recipe, prepared)
     run_dir = Path(recipe.output.run_dir).resolve()
-    err.print(f"[bold]verl[/]: {total_physical_steps(recipe)} global steps, run folder {run_dir}")
+    err.print(f"[bold]verl[/]: {len(step_plan(recipe))} global steps, run folder {run_dir}")
     if ray_address:
         submit(recipe, ray_address, run_dir)
         return
     env = dict(os.environ, PYTHON=argv[0])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR.parent), env.get("PYTHONPATH")]))
     with paths.log.open("ab") as log:
-        proc = subprocess.Popen(["bash", str(run_dir / "command.sh")], env=env, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(["bash", str(RunFolder(run_dir).script_path)], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -184,7 +177,7 @@ def ray_job(run_dir: Path) -> tuple[str, dict[str, Any]]:
     `ray.init(runtime_env=...)` inside the job, and Ray refuses to start a driver whose runtime
     environment sets a variable the job's also sets ("Failed to merge the Job's runtime env").
     """
-    entrypoint = (f"PYTHON=python bash {shlex.quote(str(run_dir / 'command.sh'))} && "
+    entrypoint = (f"PYTHON=python bash {shlex.quote(str(RunFolder(run_dir).script_path))} && "
                   f"python -m s2lpo_cli.verl_ext.checkpoints {shlex.quote(str(run_dir))}")
     return entrypoint, {"py_modules": [str(PACKAGE_DIR)]}
 

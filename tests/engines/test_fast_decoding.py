@@ -1,11 +1,13 @@
-"""The embedded engine's decoding speed-ups change no result: grouped attention without KV copies, the
-KV cache written in place, sampling noise drawn in blocks. Each is compared, bit for bit, with the
-straightforward path: transformers' sdpa, its concatenating cache, one noise draw per row and step."""
+"""The embedded engine's decoding speed-ups change no result: the Qwen3 decode steps run outside
+transformers' forward, grouped attention without KV copies, the KV cache written in place, sampling noise
+drawn in blocks. Each is compared with the straightforward path (transformers' forward with its sdpa and
+its concatenating cache, one noise draw per row and step): the same tokens, and log-probs bit for bit
+(the Qwen3 decoder's up to float rounding where transformers takes another attention path)."""
 
 import pytest
 import torch
 
-from s2lpo_cli.engines import embedded, grouped_attention, kv_buffer
+from s2lpo_cli.engines import embedded, grouped_attention, kv_buffer, qwen3_decoder
 from s2lpo_cli.engines.base import SamplingParams
 from s2lpo_cli.engines.embedded import EmbeddedEngine
 
@@ -30,24 +32,25 @@ class StepwiseNoise:
 def plain_engine(random_lm_dir, monkeypatch):
     """An engine on the straightforward path (built lazily, after the patches)."""
 
-    def build(stop_boost: float = 0.0):
+    def build(stop_share: float = 0.0):
         monkeypatch.setattr(grouped_attention, "use_grouped_attention", lambda model: None)
+        monkeypatch.setattr(qwen3_decoder, "supports", lambda model: False)
         monkeypatch.setattr(kv_buffer, "preallocate", lambda cache, capacity: cache)
         monkeypatch.setattr(embedded, "_Noise", StepwiseNoise)
         engine = EmbeddedEngine.load(str(random_lm_dir), device="cpu")
         assert engine.model.config._attn_implementation == "sdpa"
-        _boost_end_of_turn(engine, stop_boost)
+        _stop_often(engine, stop_share)
         return engine
 
     return build
 
 
-def _boost_end_of_turn(engine, boost):
-    """Makes <|im_end|> likely, so rows finish at different steps (the cache drops finished rows)."""
-    if boost:
-        bias = torch.zeros(engine.model.config.vocab_size)
-        bias[engine.tokenizer.convert_tokens_to_ids("<|im_end|>")] = boost
-        engine.model.lm_head.register_forward_hook(lambda module, args, output: output + bias)
+def _stop_often(engine, share):
+    """Makes a `share` of the vocabulary stop tokens, so rows finish at different steps (the decoder drops
+    finished rows from its cache and mask)."""
+    if share:
+        vocab = engine.model.config.vocab_size
+        engine.stop_ids.update(range(0, vocab, round(1 / share)))
 
 
 def _completions(engine, params, seeds):
@@ -55,21 +58,42 @@ def _completions(engine, params, seeds):
             for o in engine.generate(PROMPTS, params, seeds=seeds)]
 
 
-@pytest.mark.parametrize("params,boost", [
+def _tokens(completions):
+    return [[(tokens, finish) for tokens, _, finish in prompt] for prompt in completions]
+
+
+def _logprobs(completions):
+    return [logprobs for prompt in completions for _, logprobs, _ in prompt]
+
+
+@pytest.mark.parametrize("params,stop_share", [
     (SamplingParams(n=4, temperature=1.0, max_tokens=24), 0.0),
-    (SamplingParams(n=3, temperature=0.7, top_p=0.9, top_k=40, presence_penalty=0.5, max_tokens=16), 3.0),
+    (SamplingParams(n=3, temperature=0.7, top_p=0.9, top_k=40, presence_penalty=0.5, max_tokens=16), 0.1),
     (SamplingParams(n=2, temperature=0.0, max_tokens=12), 0.0),
 ])
-def test_fast_path_gives_the_straightforward_paths_tokens_and_logprobs(random_lm_dir, plain_engine, params, boost):
+@pytest.mark.parametrize("decode_steps", ["qwen3", "transformers"])
+def test_fast_path_gives_the_straightforward_paths_tokens_and_logprobs(
+    random_lm_dir, plain_engine, monkeypatch, params, stop_share, decode_steps
+):
     fast = EmbeddedEngine.load(str(random_lm_dir), device="cpu")
     assert fast.model.config._attn_implementation == grouped_attention.NAME
-    _boost_end_of_turn(fast, boost)
-    expected = _completions(plain_engine(boost), params, [5, 6, 7])
-    got = _completions(fast, params, [5, 6, 7])
+    assert qwen3_decoder.supports(fast.model)
+    if decode_steps == "transformers":  # a model the Qwen3 decoder does not take: the in-place KV cache
+        monkeypatch.setattr(qwen3_decoder, "supports", lambda model: False)
+    _stop_often(fast, stop_share)
+    got = _completions(fast, params, [5, 6, 7])  # before plain_engine's patches
+    expected = _completions(plain_engine(stop_share), params, [5, 6, 7])
+    if decode_steps == "qwen3":
+        # Bit-identical, except where transformers drops an all-ones mask (one row left, no padding) and
+        # attends through its own repeat_kv path instead: float rounding (measured 2.4e-7) in the log-probs.
+        assert _tokens(got) == _tokens(expected)
+        for row, reference in zip(_logprobs(got), _logprobs(expected), strict=True):
+            assert row == pytest.approx(reference, abs=1e-6)
+        got, expected = _tokens(got), _tokens(expected)
     assert got == expected
-    if boost:
-        lengths = {len(tokens) for prompt in got for tokens, _, _ in prompt}
-        assert len(lengths) > 1  # rows finished at different steps: the cache dropped some mid-way
+    if stop_share:
+        lengths = {len(completion[0]) for prompt in got for completion in prompt}
+        assert len(lengths) > 2  # rows finished at different steps: the decoder dropped some mid-way
 
 
 def test_noise_blocks_hold_each_generators_stream(monkeypatch):
@@ -82,6 +106,12 @@ def test_noise_blocks_hold_each_generators_stream(monkeypatch):
         if step == 4:
             rows = [0, 2]  # row 1 finished
         assert torch.equal(blocked.at(step, rows), stepwise.at(step, rows))
+
+
+def test_vectorized_exponential_draws_are_torchs_own():
+    make = lambda: [torch.Generator().manual_seed(s) for s in (11, 12)]  # noqa: E731
+    expected = torch.stack([torch.empty((40, 500)).exponential_(generator=g) for g in make()])
+    assert torch.equal(embedded._exponential(make(), (40, 500)), expected)
 
 
 def test_grouped_attention_keeps_outputs_and_leaves_training_to_transformers(random_lm_dir):

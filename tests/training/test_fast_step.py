@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from s2lpo_cli.engines import embedded, grouped_attention, kv_buffer
+from s2lpo_cli.engines import embedded, grouped_attention, kv_buffer, qwen3_decoder
 from s2lpo_cli.grading.grader import Grade
 from s2lpo_cli.recipe import load_recipe
 from s2lpo_cli.schedule import PhysicalStep
@@ -18,6 +18,7 @@ from s2lpo_cli.training.assembly import Response
 from s2lpo_cli.training.losses import entropy_from_logits, token_logprobs
 from s2lpo_cli.training.metrics import TIMING_KEYS
 from s2lpo_cli.training.trainer import Prompt, Trainer
+from s2lpo_cli.training.trainer_config import TrainerConfig
 
 
 @dataclass
@@ -67,6 +68,7 @@ def use_reference_path(monkeypatch):
     monkeypatch.setattr(trainer_module, "pack", full_pack)
     monkeypatch.setattr(trainer_module, "forward", full_forward)
     monkeypatch.setattr(grouped_attention, "use_grouped_attention", lambda model: None)
+    monkeypatch.setattr(qwen3_decoder, "supports", lambda model: False)
     monkeypatch.setattr(kv_buffer, "preallocate", lambda cache, capacity: cache)
     monkeypatch.setattr(embedded, "_Noise", StepwiseNoise)
 
@@ -123,7 +125,7 @@ def _run(random_lm_dir, sets, steps=2):
                for i in range(5)]
     model = AutoModelForCausalLM.from_pretrained(random_lm_dir, dtype=torch.float32)
     ref = AutoModelForCausalLM.from_pretrained(random_lm_dir, dtype=torch.float32).eval().requires_grad_(False)
-    trainer = Trainer(recipe, model, tok, prompts, ParityGrader(), ref_model=ref)
+    trainer = Trainer(TrainerConfig.from_recipe(recipe), model, tok, prompts, ParityGrader(), ref_model=ref)
     metrics = [trainer.step(i, PhysicalStep(i + 1, "mixed", 0, 4)) for i in range(steps)]
     return [{k: v for k, v in m.items() if k not in TIMING_KEYS} for m in metrics]
 

@@ -9,6 +9,7 @@ from s2lpo_cli.recipe import load_recipe
 from s2lpo_cli.training.assembly import Response
 from s2lpo_cli.training.checkpoint import TrainerState, latest_checkpoint, load_checkpoint, save_checkpoint
 from s2lpo_cli.training.trainer import Prompt, Trainer
+from s2lpo_cli.training.trainer_config import TrainerConfig
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_micro_batching_gives_the_same_update_as_one_batch(lm, correction):
         recipe = _recipe(f"optim.micro_batch={micro}", f"off_policy.correction={correction}",
                          "optim.entropy_coef=0.01")
         model = load()
-        trainer = Trainer(recipe, model, tok, [], grader=None)
+        trainer = Trainer(TrainerConfig.from_recipe(recipe), model, tok, [], grader=None)
         # Plain SGD makes the parameter change the (clipped) accumulated gradient itself.
         trainer.optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
         stats = _update(trainer, _responses(tok))
@@ -79,7 +80,7 @@ def test_update_moves_the_policy_towards_rewarded_responses(lm):
     recipe = _recipe("optim.micro_batch=8", "optim.lr=1e-3")
     model = load()
     responses = _responses(tok, seed=1)
-    trainer = Trainer(recipe, model, tok, [], grader=None)
+    trainer = Trainer(TrainerConfig.from_recipe(recipe), model, tok, [], grader=None)
     before = [lp.sum().item() for lp in trainer._logprobs(model, responses)]
     stats = _update(trainer, responses)
     after = [lp.sum().item() for lp in trainer._logprobs(model, responses)]
@@ -96,7 +97,7 @@ def test_several_epochs_and_updates_recompute_old_logprobs_and_clip(lm):
                      "optim.kl.enabled=true")
     model = load()
     ref = load().eval().requires_grad_(False)
-    trainer = Trainer(recipe, model, tok, [], grader=None, ref_model=ref)
+    trainer = Trainer(TrainerConfig.from_recipe(recipe), model, tok, [], grader=None, ref_model=ref)
     stats = _update(trainer, _responses(tok))
     assert stats["clip_frac"] > 0  # later passes see a policy that moved away from the old log-probs
     assert stats["kl"] > 0
@@ -116,7 +117,7 @@ def test_truncated_explorer_responses_are_rescored(lm):
     prompts = [Prompt("p", "4", [1, 2])] * 4
     explorer = {"p": [stored(short, 0), stored(long, 1), stored(short, 2), stored(long, 3)]}
     with Grader(workers=1) as grader:
-        trainer = Trainer(recipe, load(), tok, prompts, grader, explorer=explorer)
+        trainer = Trainer(TrainerConfig.from_recipe(recipe), load(), tok, prompts, grader, explorer=explorer)
         responses = trainer._explorer_responses([0], 4)
         trainer._grade(responses, [0])
     by_len = {len(r.token_ids): r for r in responses}
@@ -131,7 +132,7 @@ def test_checkpoint_round_trip_continues_identically(lm, tmp_path):
     load, tok = lm
     recipe = _recipe("optim.micro_batch=8", "optim.lr=1e-3")
     model = load()
-    trainer = Trainer(recipe, model, tok, [], grader=None)
+    trainer = Trainer(TrainerConfig.from_recipe(recipe), model, tok, [], grader=None)
     _update(trainer, _responses(tok, seed=2))
     trainer.pool.sizes["p"] = 5
     trainer.pool.draw("p", 3)
@@ -144,7 +145,7 @@ def test_checkpoint_round_trip_continues_identically(lm, tmp_path):
     from transformers import AutoModelForCausalLM
 
     resumed = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-    trainer2 = Trainer(recipe, resumed, tok, [], grader=None)
+    trainer2 = Trainer(TrainerConfig.from_recipe(recipe), resumed, tok, [], grader=None)
     state = load_checkpoint(folder, resumed, trainer2.optimizer)
     assert (state.step, state.physical_done, state.pool) == (3, 4, {"p": 3})
     next_batch = _responses(tok, seed=3)
@@ -155,7 +156,7 @@ def test_checkpoint_round_trip_continues_identically(lm, tmp_path):
 
 
 def test_split_mode_runs_explorer_then_target_steps(lm):
-    from s2lpo_cli.training.assembly import run_steps
+    from s2lpo_cli.schedule import step_plan
 
     load, tok = lm
     recipe = _recipe("schedule.mode=split", "schedule.anneal_steps=3", "schedule.total_steps=3",
@@ -171,8 +172,8 @@ def test_split_mode_runs_explorer_then_target_steps(lm):
 
     explorer = {p.prompt_id: [stored(p, k) for k in range(4)] for p in prompts}
     with Grader(workers=1) as grader:
-        trainer = Trainer(recipe, load(), tok, prompts, grader, explorer=explorer)
-        rows = [trainer.step(i, s) for i, s in enumerate(run_steps(recipe))]
+        trainer = Trainer(TrainerConfig.from_recipe(recipe), load(), tok, prompts, grader, explorer=explorer)
+        rows = [trainer.step(i, s) for i, s in enumerate(step_plan(recipe))]
     seen = [(m["step"], m["phase"], m["g_w"], m["g_s"]) for m in rows]
     assert seen == [(1, "explorer", 4, 0), (2, "explorer", 2, 0), (2, "target", 0, 2), (3, "target", 0, 4)]
     explorer_rows = [m for m in rows if m["phase"] == "explorer"]

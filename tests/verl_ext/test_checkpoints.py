@@ -14,12 +14,15 @@ pytestmark = pytest.mark.verl
 
 KEYS = {"step", "phase", "alpha", "g_w", "g_s", "reward_mean", "reward_explorer", "reward_target", "accuracy",
         "adv_mean", "adv_std", "zero_var_frac", "clip_frac", "kl", "entropy", "iw_mean", "iw_max", "response_len",
-        "target_tokens", "tokens_per_s", "step_time_s", "loss", "grad_norm", "lr"}
+        "target_tokens", "tokens_per_s", "step_time_s", "time_generation_s", "time_grading_s", "time_update_s", "loss",
+        "grad_norm", "lr"}
 
 
 def _verl_line(step: int) -> dict:
     return {"step": step, "data": {"critic/score/mean": 0.25 * step, "actor/pg_clipfrac": 0.01, "actor/kl_loss": 0.002,
                                    "actor/entropy": 1.5, "response_length/mean": 300.0, "timing_s/step": 12.0,
+                                   "timing_s/gen": 7.0, "timing_s/reward": 1.5, "timing_s/old_log_prob": 0.5,
+                                   "timing_s/update_actor": 2.5,
                                    "actor/pg_loss": -0.1, "actor/grad_norm": 0.7, "actor/lr": 1e-6,
                                    "critic/advantages/mean": 0.0, "perf/throughput": 900.0}}
 
@@ -32,6 +35,8 @@ def test_split_mode_global_steps_map_to_logical_steps_and_phases():
     assert (third["step"], third["phase"], third["g_s"]) == (2, "target", 3)
     assert KEYS <= set(first)
     assert first["reward_mean"] == 0.25 and first["loss"] == -0.1
+    # the per-phase split of the embedded trainer, from verl's timers (update = old log-probs + actor update)
+    assert (first["time_generation_s"], first["time_grading_s"], first["time_update_s"]) == (7.0, 1.5, 3.0)
     # an explorer-only phase: all of verl's score is the explorer's, the target generated nothing
     assert (first["reward_explorer"], first["reward_target"], first["target_tokens"]) == (0.25, None, 0)
     assert (third["reward_target"], third["reward_explorer"]) == (0.75, None)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from s2lpo_cli.recipe import load_recipe, shipped_recipes
+from s2lpo_cli.schedule import step_plan
 from s2lpo_cli.verl_ext.command import (
     AGENT_NAME,
     REWARD_MODULE,
@@ -18,7 +19,6 @@ from s2lpo_cli.verl_ext.command import (
     agent_loop_config,
     hydra_value,
     refused_overrides,
-    total_physical_steps,
     verl_command,
     verl_overrides,
 )
@@ -64,7 +64,7 @@ def test_overrides_compose_and_hold_the_recipe(name):
     assert cfg.algorithm.norm_adv_by_std_in_grpo == o.norm_adv_by_std
     assert cfg.reward.custom_reward_function.path == REWARD_MODULE
     assert rollout.agent.agent_loop_config_path == str(PATHS.agent_loop_config)
-    assert cfg.trainer.total_training_steps == total_physical_steps(recipe)
+    assert cfg.trainer.total_training_steps == len(step_plan(recipe))
     assert cfg.trainer.n_gpus_per_node * cfg.trainer.nnodes == recipe.engine.gpus_per_node * recipe.engine.nodes
     assert cfg.trainer.default_local_dir == str(PATHS.checkpoints)
     assert cfg.trainer.use_v1 is True and cfg.data.shuffle is False
@@ -87,9 +87,9 @@ def test_truncated_is_maps_to_verl_rollout_correction():
 
 def test_split_mode_runs_one_global_step_per_physical_step():
     mixed, split = load_recipe("4b_8b"), load_recipe("4b_8b", ["schedule.mode=split"])
-    assert total_physical_steps(mixed) == 16
+    assert len(step_plan(mixed)) == 16
     # steps 1..7 have explorer and target phases except t=1 (alpha=1: no target step); 8..16 target only
-    assert total_physical_steps(split) == 1 + 6 * 2 + 9
+    assert len(step_plan(split)) == 1 + 6 * 2 + 9
 
 
 def test_hydra_values_are_quoted_when_needed():

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import pytest
 
 from s2lpo_cli.recipe import load_recipe
+from s2lpo_cli.schedule import step_plan
 from s2lpo_cli.verl_ext.command import VerlPaths, verl_overrides
-from s2lpo_cli.verl_ext.draws import step_plan
 
 from .conftest import compose_verl
 
