@@ -103,6 +103,7 @@ def test_verl_model_not_here_is_not_checked(tmp_path, train_file, monkeypatch):
     assert data.prompt_ids is None  # lengths (5 tokens is too few) were not measured here
 
 
+@pytest.mark.verl
 def test_verl_modules(monkeypatch):
     if importlib.util.find_spec("verl") is None:
         pytest.skip("verl is not installed")
@@ -124,6 +125,7 @@ def test_verl_agent_loop_import(monkeypatch):
         finding.message)
 
 
+@pytest.mark.verl
 def test_verl_config_composition(monkeypatch, tmp_path):
     pytest.importorskip("verl")
     from s2lpo_cli.verl_ext.command import VerlPaths, verl_overrides

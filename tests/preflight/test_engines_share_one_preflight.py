@@ -48,6 +48,7 @@ def questions(tiny_models) -> list[str]:
     return [r.question for r in read_rows(tiny_models / "data" / "train.jsonl", limit=12)]
 
 
+@pytest.mark.verl
 def test_a_too_long_prompt_is_one_finding_for_all_three_engines(tiny_models, questions, tmp_path):
     from transformers import AutoTokenizer
 
@@ -65,6 +66,7 @@ def test_a_too_long_prompt_is_one_finding_for_all_three_engines(tiny_models, que
     assert not (tmp_path / "run").exists() and not (tmp_path / "new").exists()
 
 
+@pytest.mark.verl
 def test_a_store_of_another_tokenizer_is_one_finding_for_both_trainers(tiny_models, questions, tmp_path):
     from transformers import AutoTokenizer
 
@@ -75,6 +77,7 @@ def test_a_store_of_another_tokenizer_is_one_finding_for_both_trainers(tiny_mode
     assert _verl_codes(recipe) == {"store.tokenizer_mismatch"}
 
 
+@pytest.mark.verl
 def test_a_store_too_small_for_verl_passes_the_embedded_trainer(tiny_models, questions, tmp_path):
     """One coverage check, two draw rules: the embedded trainer reuses a prompt's responses, verl does not."""
     from transformers import AutoTokenizer
