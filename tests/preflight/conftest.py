@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from s2lpo_cli.data.rows import Row
+from s2lpo_cli.data.rows import Row, read_rows
 from s2lpo_cli.recipe import Recipe, load_recipe
 
 QUESTIONS = [f"What is {i} + {i}?" for i in range(8)]
@@ -73,3 +73,25 @@ def write_store(path: Path, tokenizer, questions: list[str], n: int, instruction
     store.write_shard(0, records)
     store.finish({"responses": len(records)})
     return path
+
+
+@pytest.fixture
+def tiny_questions(tiny_models) -> list[str]:
+    """The questions of the 12 training rows `tiny_recipe` uses."""
+    return [r.question for r in read_rows(tiny_models / "data" / "train.jsonl", limit=12)]
+
+
+def tiny_recipe(tiny_models: Path, store: Path, run_dir: Path, *sets: str):
+    """recipes/tiny.yaml on the tiny models: 8 steps of 8 of 12 prompts, G = 8, annealed over 4 steps."""
+    return load_recipe("tiny", [
+        f"models.target={tiny_models / 'target'}", f"models.explorer={tiny_models / 'explorer'}",
+        f"models.explorer_rollouts={store}", f"output.run_dir={run_dir}",
+        f"data.train={tiny_models / 'data' / 'train.jsonl'}", "data.limit=12", "schedule.total_steps=8",
+        "schedule.anneal_steps=4", "optim.prompts_per_step=8", "optim.mini_batch=8", "optim.micro_batch=32", *sets,
+    ])
+
+
+def on_verl(recipe: Recipe) -> Recipe:
+    """The same recipe on verl with one GPU."""
+    return recipe.model_copy(update={"engine": recipe.engine.model_copy(update={
+        "kind": "verl", "gpus_per_node": 1, "tensor_parallel_size": 1})})
