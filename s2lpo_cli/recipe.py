@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from s2lpo_cli.engines.base import SamplingParams
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.prompting import DEFAULT_INSTRUCTION
 from s2lpo_cli.shipped import shipped_dir
@@ -75,6 +76,12 @@ class RolloutConfig(_Section):
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling threshold.")
     top_k: int = Field(-1, description="Top-k sampling; -1 disables it (vLLM's convention).")
     presence_penalty: float = Field(0.0, description="vLLM presence penalty.")
+
+    def sampling_params(self, n: int = 1, enable_thinking: bool = False) -> SamplingParams:
+        """These settings as one generation request of `n` responses per prompt."""
+        return SamplingParams(n=n, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
+                              presence_penalty=self.presence_penalty, max_tokens=self.max_response_tokens,
+                              enable_thinking=enable_thinking)
 
 
 class ScheduleConfig(_Section):

@@ -77,15 +77,7 @@ def build_job(
     n = n if n is not None else rollout.group_size
     if n < 1:
         raise UserError(f"--n: is {n}; sample at least 1 response per prompt")
-    params = SamplingParams(
-        n=n,
-        temperature=rollout.temperature,
-        top_p=rollout.top_p,
-        top_k=rollout.top_k,
-        presence_penalty=rollout.presence_penalty,
-        max_tokens=rollout.max_response_tokens,
-        enable_thinking=prompt.enable_thinking,
-    )
+    params = rollout.sampling_params(n, enable_thinking=prompt.enable_thinking)
     return SampleJob(
         explorer=explorer,
         dataset=dataset,

@@ -48,7 +48,6 @@ class TrainerConfig:
             seed=o.seed,
             norm_adv_by_std=o.norm_adv_by_std,
             anneal_steps=recipe.schedule.anneal_steps,
-            sampling=SamplingParams(temperature=r.temperature, top_p=r.top_p, top_k=r.top_k,
-                                    presence_penalty=r.presence_penalty, max_tokens=r.max_response_tokens),
+            sampling=r.sampling_params(),
             loss=LossConfig.from_recipe(recipe),
         )
