@@ -46,7 +46,7 @@ def test_verl_reward_manager_returns_the_graders_verdicts(tiny_models, tmp_path)
         )
         result = manager.loop.run_until_complete(manager.run_single(data))
         scores.append(result["reward_score"])
-        assert set(result["reward_extra_info"]) == {"score", "acc", "no_answer"}
+        assert set(result["reward_extra_info"]) == {"score", "acc", "no_answer", "timeout"}
     with Grader(workers=1) as grader:
         verdicts = grader.grade(CASES)
     assert scores == [1.0 if v.correct else 0.0 for v in verdicts]
