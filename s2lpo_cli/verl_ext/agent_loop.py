@@ -19,41 +19,14 @@ the YAML entry's extra keys are the constructor's keyword arguments.
 
 from __future__ import annotations
 
-import threading
+import asyncio
 from typing import Any
 
-import pyarrow.parquet as pq
 from verl.experimental.agent_loop.agent_loop import AgentLoopMetrics, AgentLoopOutput
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
 
 from s2lpo_cli.schedule import PhysicalStep, physical_steps
-
-
-class ExplorerBank:
-    """The planned explorer responses (`explorer_bank.parquet`), loaded once per worker process."""
-
-    _cache: dict[str, ExplorerBank] = {}
-    _lock = threading.Lock()
-
-    def __init__(self, path: str) -> None:
-        self.table = pq.read_table(path)
-        keys = zip(self.table.column("prompt_id").to_pylist(), self.table.column("response_index").to_pylist(), strict=True)
-        self.row_of = {key: i for i, key in enumerate(keys)}
-
-    @classmethod
-    def load(cls, path: str) -> ExplorerBank:
-        with cls._lock:
-            if path not in cls._cache:
-                cls._cache[path] = cls(path)
-            return cls._cache[path]
-
-    def get(self, prompt_id: str, response_index: int) -> tuple[list[int], list[float]]:
-        row = self.row_of.get((prompt_id, response_index))
-        if row is None:
-            raise KeyError(f"explorer bank has no response {response_index} of prompt {prompt_id}")
-        ids = self.table.column("response_token_ids")[row].as_py()
-        logprobs = self.table.column("response_logprobs")[row].as_py()
-        return ids, logprobs
+from s2lpo_cli.verl_ext.explorer_bank import ExplorerBank
 
 
 class ExplorerMixAgentLoop(SingleTurnAgentLoop):
@@ -109,7 +82,8 @@ class ExplorerMixAgentLoop(SingleTurnAgentLoop):
         draws = list(info["explorer"])
         if slot >= len(draws):
             raise RuntimeError(f"row {info['index']} plans {len(draws)} explorer responses, slot {slot} needs more")
-        ids, logprobs = ExplorerBank.load(self.explorer_bank).get(info["prompt_id"], int(draws[slot]))
+        ids, logprobs = await asyncio.to_thread(ExplorerBank.lookup, self.explorer_bank, info["prompt_id"],
+                                                int(draws[slot]))
         prompt_ids = await self.ct_build_initial_tokens(list(kwargs["raw_prompt"]))
         n = min(len(ids), self.response_length)
         version = step - 1  # the weights version of this step's own samples: explorer rows are never "stale"

@@ -132,6 +132,21 @@ def bank_table(planned: list[PlannedRow], responses: dict[str, dict[int, Any]], 
     return pa.Table.from_pydict(cols, schema=BANK_SCHEMA)
 
 
+def write_bank(table: pa.Table, path: Path) -> None:
+    """The bank sorted by prompt, one row group per prompt: a worker reads only the prompts it serves
+    (`explorer_bank.ExplorerBank`). No column statistics: the reader indexes prompts itself."""
+    table = table.sort_by([("prompt_id", "ascending"), ("response_index", "ascending")])
+    prompt_ids = table.column("prompt_id").to_pylist()
+    starts = [i for i in range(len(prompt_ids)) if i == 0 or prompt_ids[i] != prompt_ids[i - 1]]
+
+    def write(tmp: Path) -> None:
+        with pq.ParquetWriter(tmp, table.schema, write_statistics=False) as writer:
+            for start, end in zip(starts, [*starts[1:], len(prompt_ids)], strict=True):
+                writer.write_table(table.slice(start, end - start))
+
+    replace_atomically(path, write)
+
+
 def write_table(table: pa.Table, path: Path) -> None:
     """Atomic write: a killed launch leaves the old file or the new one, never half of one."""
     replace_atomically(path, lambda tmp: pq.write_table(table, tmp))

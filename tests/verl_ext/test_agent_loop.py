@@ -229,6 +229,45 @@ def test_a_row_without_its_rollout_n_stops_the_run(verl_run, tq_store, caplog):
         replay_buffer(tq_worker.config).sample(global_steps=2, partition_id="train", batch_size=prompts)
 
 
+def test_a_slow_bank_read_does_not_stall_the_workers_event_loop(verl_run, monkeypatch):
+    import time
+
+    from omegaconf import OmegaConf
+
+    from s2lpo_cli.verl_ext.explorer_bank import ExplorerBank
+
+    _, _, worker, _, dataset, _ = verl_run["mixed"]
+    read = ExplorerBank.lookup
+
+    def slow_lookup(path, prompt_id, response_index):  # a first open of a large bank on a slow disk
+        time.sleep(1.0)
+        return read(path, prompt_id, response_index)
+
+    monkeypatch.setattr(ExplorerBank, "lookup", staticmethod(slow_lookup))
+    item = {k: v for k, v in dataset[8].items() if k != "agent_name"}
+    entry = OmegaConf.load(worker.rollout_config.agent.agent_loop_config_path)[0]
+    gaps: list[float] = []
+
+    async def tick(done: asyncio.Event):
+        last = time.monotonic()
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+            gaps.append(time.monotonic() - last)
+            last = time.monotonic()
+
+    async def main():
+        done = asyncio.Event()
+        ticker = asyncio.create_task(tick(done))
+        output = await _instantiate(worker, entry).run(dict(SAMPLING), **item, uid="slow", global_steps=2, session_id=0)
+        done.set()
+        await ticker
+        return output
+
+    output = asyncio.run(main())
+    assert output.extra_fields["s2lpo_source"] == "explorer"
+    assert sum(gaps) >= 1.0 and max(gaps) < 0.5  # the loop kept running while the bank was read
+
+
 def test_row_served_at_another_step_is_refused(verl_run):
     _, _, worker, _, dataset, _ = verl_run["mixed"]
     with pytest.raises(RuntimeError, match="planned for global step 2"):
