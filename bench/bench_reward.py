@@ -60,22 +60,24 @@ def timed(run) -> tuple[list[dict], float]:
 
 
 def compare(pairs: list[tuple[str, str]], before: list[dict], after: list[dict]) -> dict[str, int]:
-    """Timeouts on each path, real disagreements, and which side a regrade (alone, 60 s limit) takes."""
+    """Timeouts on each path, real disagreements, and whether a regrade alone (60 s limit) of an answer
+    that timed out on one path only gives the other path's verdict."""
     from s2lpo_cli.grading.grader import Grader
 
-    timed_out = [i for i, (b, a) in enumerate(zip(before, after, strict=True)) if b["timeout"] or a["timeout"]]
-    disagree = [i for i, (b, a) in enumerate(zip(before, after, strict=True))
-                if i not in set(timed_out) and b["score"] != a["score"]]
+    both = list(zip(before, after, strict=True))
+    one_side = [i for i, (b, a) in enumerate(both) if b["timeout"] != a["timeout"]]
+    disagree = [i for i, (b, a) in enumerate(both) if not (b["timeout"] or a["timeout"]) and b["score"] != a["score"]]
     regraded_agree = 0
-    if timed_out:
+    if one_side:
         with Grader(workers=1, timeout_s=60.0) as grader:
-            regrades = grader.grade([pairs[i] for i in timed_out])
-        for i, grade in zip(timed_out, regrades, strict=True):
+            regrades = grader.grade([pairs[i] for i in one_side])
+        for i, grade in zip(one_side, regrades, strict=True):
             other = after[i] if before[i]["timeout"] else before[i]
             regraded_agree += grade.status != "timeout" and float(grade.correct) == other["score"]
     return {"previous_timeouts": sum(int(b["timeout"]) for b in before),
             "current_timeouts": sum(int(a["timeout"]) for a in after),
-            "timed_out_answers": len(timed_out), "regraded_agree": regraded_agree, "verdicts_differ": len(disagree)}
+            "timeouts_on_both": sum(int(b["timeout"] and a["timeout"]) for b, a in both),
+            "timeouts_on_one": len(one_side), "regraded_agree": regraded_agree, "verdicts_differ": len(disagree)}
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -107,8 +109,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         f"behind a lock) {n / t_before:.0f} answers/s ({t_before:.1f} s); current path (awaited, "
         f"{figures['grading_processes']} grading processes) {n / t_after:.0f} answers/s ({t_after:.1f} s): "
         f"{figures['speedup']:.2f}x; grading timeouts: previous {checked['previous_timeouts']}, current "
-        f"{checked['current_timeouts']} ({checked['regraded_agree']} of {checked['timed_out_answers']} regraded alone "
-        f"agree with the other path); verdicts differ without a timeout: {checked['verdicts_differ']}; "
+        f"{checked['current_timeouts']}, both {checked['timeouts_on_both']} (of the {checked['timeouts_on_one']} on "
+        f"one path only, {checked['regraded_agree']} regraded alone give the other path's verdict); verdicts differ "
+        f"without a timeout: {checked['verdicts_differ']}; "
         f"load average {load:.1f} on {os.cpu_count()} cores"
     )
     if checked["verdicts_differ"]:
