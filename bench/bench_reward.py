@@ -13,6 +13,7 @@ every answer graded on both paths without a timeout must get the same verdict.
     python -m bench.bench_reward                  # 512 answers (what `make bench` runs)
     python -m bench.bench_reward --answers 2048   # any size
     python -m bench.bench_reward --full           # 16,384: step 1 of 4b_8b (1,024 prompts x 16 explorer responses)
+    python -m bench.bench_reward --grade-timeout 0.3   # a tight limit: the timeouts of an overloaded machine
 """
 
 from __future__ import annotations
@@ -81,12 +82,17 @@ def compare(pairs: list[tuple[str, str]], before: list[dict], after: list[dict])
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
+    from s2lpo_cli.verl_ext import reward
     from s2lpo_cli.verl_ext.reward import pool_size
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--answers", type=int, default=DEFAULT_ANSWERS, help="how many answers are in flight")
     parser.add_argument("--full", action="store_true", help=f"{FULL_ANSWERS} answers (step 1 of 4b_8b)")
+    parser.add_argument("--grade-timeout", type=float, help="per-answer grading limit of both paths, seconds "
+                        f"(default: the reward function's {reward.GRADE_TIMEOUT_S:g})")
     args = parser.parse_args(argv if argv is not None else [])
+    if args.grade_timeout:
+        reward.GRADE_TIMEOUT_S = args.grade_timeout  # read when both paths start their graders, below
     logging.getLogger("math_verify").setLevel(logging.ERROR)
     base = pairs_from(DATA / "math500.jsonl")
     n = FULL_ANSWERS if args.full else args.answers
