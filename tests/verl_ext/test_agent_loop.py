@@ -3,6 +3,8 @@
 verl's rollout server is the one piece that needs a GPU; here a local server generates with the tiny target
 (transformers, on CPU) behind the same `generate` interface. Everything else is verl's code: Hydra config,
 RLHFDataset, the agent-loop registry loaded from our YAML, padding/postprocessing, and GRPO advantages.
+verl's TransferQueue worker (`AgentLoopWorkerTQ`, the class its Ray actor runs) also runs here, over an
+in-memory TransferQueue, into the replay buffer the trainer builds from our overrides.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def _drive(worker, item, global_steps: int, uid: str, n: int, postprocess: bool 
     from omegaconf import OmegaConf
     from verl.experimental.agent_loop.agent_loop import _agent_loop_registry
 
-    prompt = {k: v for k, v in item.items() if k != "agent_name"}
+    prompt = {k: v for k, v in item.items() if k not in ("agent_name", "__rollout_n__")}  # verl pops both
     entry = OmegaConf.load(worker.rollout_config.agent.agent_loop_config_path)[0]
     _agent_loop_registry[entry.name] = entry  # the registry is per process; both test runs share this one
 
@@ -244,7 +246,7 @@ def test_a_slow_bank_read_does_not_stall_the_workers_event_loop(verl_run, monkey
         return read(path, prompt_id, response_index)
 
     monkeypatch.setattr(ExplorerBank, "lookup", staticmethod(slow_lookup))
-    item = {k: v for k, v in dataset[8].items() if k != "agent_name"}
+    item = {k: v for k, v in dataset[8].items() if k not in ("agent_name", "__rollout_n__")}
     entry = OmegaConf.load(worker.rollout_config.agent.agent_loop_config_path)[0]
     gaps: list[float] = []
 
