@@ -1,6 +1,6 @@
 """The training set in verl's RL parquet schema, the explorer bank beside it, and their validation.
 
-One row per prompt (verl repeats it rollout.n times):
+One row per prompt and step (verl starts a group of sessions for it, all under one uid):
   data_source  str                      where the problem comes from (the grader ignores it)
   prompt       list<{role, content}>    chat messages, rendered by verl with the target's template
   ability      str                      "math"
