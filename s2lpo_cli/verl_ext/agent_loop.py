@@ -1,15 +1,16 @@
 """The verl agent loop that mixes stored explorer responses into each GRPO group.
 
-verl's V1 trainer (`trainer.use_v1=true`, verl >= 0.9) starts `rollout.n = G` sessions per prompt,
-all under the prompt's `uid`, and calls `run(sampling_params, **row)` with the dataset row plus
-`session_id` (0..G-1) and `global_steps`. For the physical step that global step runs
-(`schedule.step_plan`):
+verl's V1 trainer (`trainer.use_v1=true`, verl 0.9.1) starts one session per group slot, all under
+the prompt's `uid`: as many as the row's `__rollout_n__` (the physical step's group, written by
+`parquet.train_table`; `rollout.n = G` without it). It calls `run(sampling_params, **row)` with the
+dataset row plus `session_id` (0..n-1) and `global_steps`. For the physical step that global step
+runs (`schedule.step_plan`):
   - session_id < G_w: the stored explorer response planned for that slot (`extra_info.explorer`):
     prompt ids rendered by verl's own builder with the target's chat template, the stored response
     ids, a response mask of ones, and the explorer's log-probs as `rollout_log_probs`;
   - G_w <= session_id < G_w + G_s: verl's normal single-turn generation by the target;
-  - beyond (split mode only, where a physical step's group is smaller than G): no output, and verl
-    leaves that session out of the batch.
+  - beyond: an error (the row's `__rollout_n__` was not honoured), which stops the run through
+    `sampler.PlannedGroupReplayBuffer`.
 Every output of one prompt keeps its `uid`, so verl's GRPO advantage normalizes over the mixed group.
 
 Registered through `actor_rollout_ref.rollout.agent.agent_loop_config_path` (see `agent_loop_config`);
@@ -18,41 +19,14 @@ the YAML entry's extra keys are the constructor's keyword arguments.
 
 from __future__ import annotations
 
-import threading
+import asyncio
 from typing import Any
 
-import pyarrow.parquet as pq
 from verl.experimental.agent_loop.agent_loop import AgentLoopMetrics, AgentLoopOutput
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
 
 from s2lpo_cli.schedule import PhysicalStep, physical_steps
-
-
-class ExplorerBank:
-    """The planned explorer responses (`explorer_bank.parquet`), loaded once per worker process."""
-
-    _cache: dict[str, ExplorerBank] = {}
-    _lock = threading.Lock()
-
-    def __init__(self, path: str) -> None:
-        self.table = pq.read_table(path)
-        keys = zip(self.table.column("prompt_id").to_pylist(), self.table.column("response_index").to_pylist(), strict=True)
-        self.row_of = {key: i for i, key in enumerate(keys)}
-
-    @classmethod
-    def load(cls, path: str) -> ExplorerBank:
-        with cls._lock:
-            if path not in cls._cache:
-                cls._cache[path] = cls(path)
-            return cls._cache[path]
-
-    def get(self, prompt_id: str, response_index: int) -> tuple[list[int], list[float]]:
-        row = self.row_of.get((prompt_id, response_index))
-        if row is None:
-            raise KeyError(f"explorer bank has no response {response_index} of prompt {prompt_id}")
-        ids = self.table.column("response_token_ids")[row].as_py()
-        logprobs = self.table.column("response_logprobs")[row].as_py()
-        return ids, logprobs
+from s2lpo_cli.verl_ext.explorer_bank import ExplorerBank
 
 
 class ExplorerMixAgentLoop(SingleTurnAgentLoop):
@@ -79,7 +53,7 @@ class ExplorerMixAgentLoop(SingleTurnAgentLoop):
             raise ValueError(f"global step {global_steps} is outside the run's {len(self.plan)} physical steps")
         return self.plan[global_steps - 1]
 
-    async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput | list:
+    async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         step = int(kwargs["global_steps"])
         slot = int(kwargs["session_id"])
         info = kwargs["extra_info"]
@@ -98,13 +72,18 @@ class ExplorerMixAgentLoop(SingleTurnAgentLoop):
             output = await super().run(params, **kwargs)
             output.extra_fields["s2lpo_source"] = "target"
             return output
-        return []
+        raise RuntimeError(
+            f"row {info['index']}: session {slot} is beyond global step {step}'s group of {phys.group_size} "
+            f"({phys.explorer} explorer + {phys.target} target); verl did not honour the row's __rollout_n__ "
+            "(s2lpo needs verl 0.9.1's V1 agent-loop worker)"
+        )
 
     async def _explorer_output(self, kwargs: dict, info: dict, slot: int, step: int) -> AgentLoopOutput:
         draws = list(info["explorer"])
         if slot >= len(draws):
             raise RuntimeError(f"row {info['index']} plans {len(draws)} explorer responses, slot {slot} needs more")
-        ids, logprobs = ExplorerBank.load(self.explorer_bank).get(info["prompt_id"], int(draws[slot]))
+        ids, logprobs = await asyncio.to_thread(ExplorerBank.lookup, self.explorer_bank, info["prompt_id"],
+                                                int(draws[slot]))
         prompt_ids = await self.ct_build_initial_tokens(list(kwargs["raw_prompt"]))
         n = min(len(ids), self.response_length)
         version = step - 1  # the weights version of this step's own samples: explorer rows are never "stale"

@@ -101,6 +101,7 @@ def write_run_folder(recipe: Recipe, prepared: Prepared) -> tuple[VerlPaths, lis
         train_table,
         val_table,
         validate_verl_parquet,
+        write_bank,
         write_table,
     )
 
@@ -109,7 +110,7 @@ def write_run_folder(recipe: Recipe, prepared: Prepared) -> tuple[VerlPaths, lis
     paths.root.mkdir(parents=True, exist_ok=True)
     write_table(train_table(prepared.planned, recipe), paths.train_parquet)
     write_table(val_table(prepared.val_rows, recipe), paths.val_parquet)
-    write_table(bank_table(prepared.planned, prepared.responses, recipe.rollout.max_response_tokens), paths.explorer_bank)
+    write_bank(bank_table(prepared.planned, prepared.responses, recipe.rollout.max_response_tokens), paths.explorer_bank)
     validate_verl_parquet(paths.train_parquet, train=True)
     validate_verl_parquet(paths.val_parquet, train=False)
     paths.agent_loop_config.write_text(yaml.safe_dump(agent_loop_config(recipe, paths), sort_keys=False))

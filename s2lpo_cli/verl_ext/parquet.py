@@ -1,6 +1,6 @@
 """The training set in verl's RL parquet schema, the explorer bank beside it, and their validation.
 
-One row per prompt (verl repeats it rollout.n times):
+One row per prompt and step (verl starts a group of sessions for it, all under one uid):
   data_source  str                      where the problem comes from (the grader ignores it)
   prompt       list<{role, content}>    chat messages, rendered by verl with the target's template
   ability      str                      "math"
@@ -9,6 +9,9 @@ One row per prompt (verl repeats it rollout.n times):
                index is unique per row; step is the verl global step the row is planned for;
                explorer lists the rollout store's response_index values served to the first G_w slots
   agent_name   str                      training rows only: selects s2lpo's agent loop
+  __rollout_n__ int64                   training rows only: how many sessions verl's agent-loop worker
+                                        starts for the row (it pops the key, else uses rollout.n): the
+                                        row's planned group, G in mixed mode, G_w or G_s in split mode
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from s2lpo_cli.data.rows import Row
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.prompting import build_messages
 from s2lpo_cli.recipe import Recipe
+from s2lpo_cli.schedule import step_plan
 from s2lpo_cli.verl_ext.command import AGENT_NAME
 from s2lpo_cli.verl_ext.draws import PlannedRow
 
@@ -47,7 +51,8 @@ _COLUMNS = [
     ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
     ("extra_info", _EXTRA),
 ]
-TRAIN_SCHEMA = pa.schema([*_COLUMNS, ("agent_name", pa.string())])
+ROLLOUT_N = "__rollout_n__"
+TRAIN_SCHEMA = pa.schema([*_COLUMNS, ("agent_name", pa.string()), (ROLLOUT_N, pa.int64())])
 VAL_SCHEMA = pa.schema(_COLUMNS)
 BANK_SCHEMA = pa.schema(
     [
@@ -66,8 +71,10 @@ def data_source_name(recipe: Recipe) -> str:
 
 
 def verl_record(
-    row: Row, recipe: Recipe, *, index: int, split: str, step: int = 0, explorer: Iterable[int] = (), train: bool
+    row: Row, recipe: Recipe, *, index: int, split: str, step: int = 0, explorer: Iterable[int] = (),
+    sessions: int | None = None,
 ) -> dict[str, Any]:
+    """One parquet row; `sessions` (training rows only) is the group verl starts for it."""
     p = recipe.data.prompt
     record = {
         "data_source": str(row.extra.get("data_source") or data_source_name(recipe)),
@@ -82,21 +89,25 @@ def verl_record(
             "explorer": [int(i) for i in explorer],
         },
     }
-    if train:
+    if sessions is not None:
         record["agent_name"] = AGENT_NAME
+        record[ROLLOUT_N] = sessions
     return record
 
 
 def train_table(planned: list[PlannedRow], recipe: Recipe) -> pa.Table:
+    """Training rows; each starts only its step's planned sessions (split mode: no idle session per row)."""
+    plan = step_plan(recipe)
     records = [
-        verl_record(p.row, recipe, index=i, split="train", step=p.step, explorer=p.explorer, train=True)
+        verl_record(p.row, recipe, index=i, split="train", step=p.step, explorer=p.explorer,
+                    sessions=plan[p.step - 1].group_size)
         for i, p in enumerate(planned)
     ]
     return pa.Table.from_pylist(records, schema=TRAIN_SCHEMA)
 
 
 def val_table(rows: list[Row], recipe: Recipe) -> pa.Table:
-    records = [verl_record(r, recipe, index=i, split="val", train=False) for i, r in enumerate(rows)]
+    records = [verl_record(r, recipe, index=i, split="val") for i, r in enumerate(rows)]
     return pa.Table.from_pylist(records, schema=VAL_SCHEMA)
 
 
@@ -122,6 +133,21 @@ def bank_table(planned: list[PlannedRow], responses: dict[str, dict[int, Any]], 
     return pa.Table.from_pydict(cols, schema=BANK_SCHEMA)
 
 
+def write_bank(table: pa.Table, path: Path) -> None:
+    """The bank sorted by prompt, one row group per prompt: a worker reads only the prompts it serves
+    (`explorer_bank.ExplorerBank`). No column statistics: the reader indexes prompts itself."""
+    table = table.sort_by([("prompt_id", "ascending"), ("response_index", "ascending")])
+    prompt_ids = table.column("prompt_id").to_pylist()
+    starts = [i for i in range(len(prompt_ids)) if i == 0 or prompt_ids[i] != prompt_ids[i - 1]]
+
+    def write(tmp: Path) -> None:
+        with pq.ParquetWriter(tmp, table.schema, write_statistics=False) as writer:
+            for start, end in zip(starts, [*starts[1:], len(prompt_ids)], strict=True):
+                writer.write_table(table.slice(start, end - start))
+
+    replace_atomically(path, write)
+
+
 def write_table(table: pa.Table, path: Path) -> None:
     """Atomic write: a killed launch leaves the old file or the new one, never half of one."""
     replace_atomically(path, lambda tmp: pq.write_table(table, tmp))
@@ -139,8 +165,9 @@ def validate_verl_parquet(path: Path, *, train: bool) -> int:
             raise UserError(f"{path}: column {field.name!r} is missing (verl's RL schema needs it)")
         if not table.schema.field(field.name).type.equals(field.type):
             raise UserError(f"{path}: column {field.name!r} has type {table.schema.field(field.name).type}, expected {field.type}")
-    if not train and "agent_name" in table.schema.names:
-        raise UserError(f"{path}: validation rows must not carry agent_name (they use verl's single-turn loop)")
+    for column in ("agent_name", ROLLOUT_N):
+        if not train and column in table.schema.names:
+            raise UserError(f"{path}: validation rows must not carry {column} (they use verl's single-turn loop)")
     rows = table.to_pylist()
     seen: set[int] = set()
     for n, rec in enumerate(rows, 1):
@@ -157,6 +184,8 @@ def validate_verl_parquet(path: Path, *, train: bool) -> int:
             raise UserError(f"{where}: agent_name is {rec['agent_name']!r}, expected {AGENT_NAME!r}")
         if train and info["step"] < 1:
             raise UserError(f"{where}: extra_info.step must be a global step >= 1")
+        if train and (rec[ROLLOUT_N] is None or rec[ROLLOUT_N] < 1):
+            raise UserError(f"{where}: {ROLLOUT_N} must be the step's group size (>= 1)")
     if not rows:
         raise UserError(f"{path}: holds no rows")
     return len(rows)

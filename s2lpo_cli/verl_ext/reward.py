@@ -79,13 +79,17 @@ def shared_pool(workers: int) -> BatchGrader:
 
 def _score(grade: Grade) -> dict[str, float]:
     score = 1.0 if grade.correct else 0.0
-    return {"score": score, "acc": score, "no_answer": 1.0 if grade.status == "no_answer" else 0.0}
+    return {"score": score, "acc": score, "no_answer": 1.0 if grade.status == "no_answer" else 0.0,
+            "timeout": 1.0 if grade.status == "timeout" else 0.0}
 
 
 async def compute_score(
     data_source: str, solution_str: str, ground_truth: str, extra_info: dict | None = None,
     reward_workers_per_node: int = 1, **_: Any,
 ) -> dict[str, float]:
-    """1.0 when the boxed answer matches the gold answer, else 0.0 (no answer and timeouts are wrong)."""
+    """1.0 when the boxed answer matches the gold answer, else 0.0 (no answer and timeouts are wrong).
+
+    `no_answer` and `timeout` (grading took longer than GRADE_TIMEOUT_S) flag why a 0.0 is not a verdict.
+    """
     pool = shared_pool(pool_size(reward_workers_per_node))
     return _score(await asyncio.wrap_future(pool.submit(solution_str, str(ground_truth))))

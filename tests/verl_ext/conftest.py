@@ -1,4 +1,5 @@
-"""Fixtures of the verl extension tests: verl's own Hydra config, a tiny verl recipe, a tiny explorer store."""
+"""Fixtures of the verl extension tests: verl's own Hydra config, a tiny verl recipe, a tiny explorer store,
+and an in-memory TransferQueue."""
 
 from __future__ import annotations
 
@@ -71,3 +72,65 @@ def write_store(path: Path, tiny_models: Path, rows: list[Row], n_per_prompt: in
     store.finish({"responses": len(records)})
     return store
 
+
+
+class FakeTransferQueue:
+    """TransferQueue as verl's trainer, agent-loop workers and replay buffer use it: partition -> {key: tag}.
+
+    A put merges the new tag into the key's tag (a prompt's `is_prompt` survives its status updates).
+    """
+
+    def __init__(self) -> None:
+        self.partitions: dict[str, dict[str, dict]] = {"train": {}}
+        self.fields: dict[str, dict] = {}
+
+    def init(self) -> None:
+        pass
+
+    def kv_list(self):
+        return {p: dict(items) for p, items in self.partitions.items()}
+
+    def kv_clear(self, partition_id, keys):
+        for key in keys:
+            self.partitions[partition_id].pop(key, None)
+
+    def kv_batch_put(self, keys, partition_id, tags, fields=None):
+        for key, tag in zip(keys, tags, strict=True):
+            self.partitions.setdefault(partition_id, {}).setdefault(key, {}).update(tag)
+
+    async def async_kv_put(self, key, partition_id, tag):
+        self.kv_batch_put([key], partition_id, [tag])
+
+    async def async_kv_batch_put(self, keys, fields, tags, partition_id):
+        self.kv_batch_put(keys, partition_id, tags)
+        for i, key in enumerate(keys):
+            self.fields[key] = fields[i]
+
+    def add_group(self, uid: str, global_steps: int, sessions, status: str = "finished") -> None:
+        train = self.partitions["train"]
+        train[uid] = {"is_prompt": True, "status": status, "global_steps": global_steps}
+        for s in sessions:
+            train[f"{uid}_{s}_0"] = {"status": "success", "response_len": 100 + s, "global_steps": global_steps}
+
+
+def replay_buffer(cfg):
+    """The replay buffer verl's trainer builds from this composed config."""
+    from types import SimpleNamespace
+
+    from verl.trainer.ppo.v1.trainer_base import PPOTrainer
+
+    trainer = SimpleNamespace(config=cfg, trainer_mode=cfg.trainer.v1.trainer_mode, _add_prompts_to_generate=lambda n: None)
+    trainer._resolve_filter_groups_metric = lambda: PPOTrainer._resolve_filter_groups_metric(trainer)
+    return PPOTrainer._build_replay_buffer(trainer)
+
+
+@pytest.fixture
+def tq_store(monkeypatch) -> FakeTransferQueue:
+    """A FakeTransferQueue in place of TransferQueue for verl's replay buffer and agent-loop workers."""
+    from verl.trainer.ppo.v1 import agent_loop_tq
+    from verl.trainer.ppo.v1 import replay_buffer as buffer_module
+
+    fake = FakeTransferQueue()
+    monkeypatch.setattr(buffer_module, "tq", fake)
+    monkeypatch.setattr(agent_loop_tq, "tq", fake)
+    return fake

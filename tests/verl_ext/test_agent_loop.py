@@ -3,6 +3,8 @@
 verl's rollout server is the one piece that needs a GPU; here a local server generates with the tiny target
 (transformers, on CPU) behind the same `generate` interface. Everything else is verl's code: Hydra config,
 RLHFDataset, the agent-loop registry loaded from our YAML, padding/postprocessing, and GRPO advantages.
+verl's TransferQueue worker (`AgentLoopWorkerTQ`, the class its Ray actor runs) also runs here, over an
+in-memory TransferQueue, into the replay buffer the trainer builds from our overrides.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def _drive(worker, item, global_steps: int, uid: str, n: int, postprocess: bool 
     from omegaconf import OmegaConf
     from verl.experimental.agent_loop.agent_loop import _agent_loop_registry
 
-    prompt = {k: v for k, v in item.items() if k != "agent_name"}
+    prompt = {k: v for k, v in item.items() if k not in ("agent_name", "__rollout_n__")}  # verl pops both
     entry = OmegaConf.load(worker.rollout_config.agent.agent_loop_config_path)[0]
     _agent_loop_registry[entry.name] = entry  # the registry is per process; both test runs share this one
 
@@ -140,18 +142,17 @@ def test_first_g_w_slots_replay_the_explorer_and_the_rest_generate(verl_run):
     assert stats["count"] == 8 * 6 and stats["reward_sum"] is not None
 
 
-def test_split_mode_leaves_out_the_other_phase(verl_run):
+def test_split_mode_rows_start_only_their_phase(verl_run):
     recipe, paths, worker, server, dataset, _ = verl_run["split"]
     # tiny: G=8, N=4. Global steps: 1 explorer(8) | 2 explorer(6), 3 target(3) | 4 explorer(3), 5 target(6) | ...
     explorer_item, target_item = dataset[8], dataset[16]
     assert (explorer_item["extra_info"]["step"], target_item["extra_info"]["step"]) == (2, 3)
+    assert (explorer_item["__rollout_n__"], target_item["__rollout_n__"]) == (6, 3)
     server.calls.clear()
-    explorer_phase = _drive(worker, explorer_item, global_steps=2, uid="a", n=8, postprocess=False)
-    assert [type(o).__name__ for o in explorer_phase] == ["AgentLoopOutput"] * 6 + ["list"] * 2
-    assert all(o.extra_fields["s2lpo_source"] == "explorer" for o in explorer_phase[:6]) and not server.calls
-    target_phase = _drive(worker, target_item, global_steps=3, uid="b", n=8, postprocess=False)
-    assert [o == [] for o in target_phase] == [False] * 3 + [True] * 5
-    assert len(server.calls) == 3
+    explorer_phase = _drive(worker, explorer_item, global_steps=2, uid="a", n=6, postprocess=False)
+    assert all(o.extra_fields["s2lpo_source"] == "explorer" for o in explorer_phase) and not server.calls
+    target_phase = _drive(worker, target_item, global_steps=3, uid="b", n=3, postprocess=False)
+    assert all(o.extra_fields["s2lpo_source"] == "target" for o in target_phase) and len(server.calls) == 3
     # both kinds carry the same fields into verl's TransferQueue, and stack into one batch as its writer does
     from verl.utils.tensordict_utils import list_of_dict_to_tensordict
 
@@ -162,6 +163,110 @@ def test_split_mode_leaves_out_the_other_phase(verl_run):
         field["loss_mask"] = field["response_mask"]
     stacked = list_of_dict_to_tensordict(fields)
     assert stacked["rollout_log_probs"][0].shape == stacked["responses"][0].shape
+
+
+def _tq_worker(worker):
+    """verl's TransferQueue agent-loop worker (the Ray actor's class, built in this process) over the same server."""
+    from verl.trainer.ppo.v1.agent_loop_tq import AgentLoopWorkerTQ
+
+    return AgentLoopWorkerTQ.__ray_metadata__.modified_class(worker.config, llm_client=worker.llm_client)
+
+
+def _submit_step(tq_store, tq_worker, dataset, step: int, drop: tuple[str, ...] = ()) -> int:
+    """What verl's sync trainer does for one global step: its rows as one batch, registered, then dispatched."""
+    from verl.utils import tensordict_utils as tu
+    from verl.utils.dataset.rl_dataset import collate_fn
+
+    rows = [item for item in (dataset[i] for i in range(len(dataset))) if item["extra_info"]["step"] == step]
+    batch_dict = collate_fn([{k: v for k, v in item.items() if k not in drop} for item in rows])
+    batch_dict["uid"] = np.array([f"s{step}p{i}" for i in range(len(rows))], dtype=object)
+    batch = tu.get_tensordict(batch_dict)
+    tu.assign_non_tensor_data(batch, "global_steps", step)
+    tq_store.kv_batch_put(list(batch["uid"]), "train",
+                          [{"is_prompt": True, "status": "pending", "global_steps": step} for _ in rows])
+
+    async def generate():
+        await tq_worker.generate_sequences(batch)
+        await asyncio.gather(*list(tq_worker.background_tasks))
+
+    asyncio.run(generate())
+    return len(rows)
+
+
+def test_verl_worker_starts_only_the_planned_sessions_and_the_steps_stay_aligned(verl_run, tq_store, caplog):
+    from s2lpo_cli.verl_ext.sampler import PlannedGroupReplayBuffer
+
+    from .conftest import replay_buffer
+
+    recipe, paths, worker, server, dataset, _ = verl_run["split"]
+    tq_worker = _tq_worker(worker)
+    buffer = replay_buffer(tq_worker.config)
+    assert type(buffer) is PlannedGroupReplayBuffer
+    server.calls.clear()
+    with caplog.at_level("WARNING"):
+        prompts = _submit_step(tq_store, tq_worker, dataset, 2)  # explorer phase: 6 per group
+        batch, metrics = buffer.sample(global_steps=2, partition_id="train", batch_size=prompts)
+        assert (len(batch.keys), metrics["s2lpo/explorer_responses"], metrics["s2lpo/target_responses"]) == (
+            prompts * 6, prompts * 6, 0)
+        assert not server.calls
+        _submit_step(tq_store, tq_worker, dataset, 3)  # target phase: 3 per group
+        batch, metrics = buffer.sample(global_steps=3, partition_id="train", batch_size=prompts)
+        assert (len(batch.keys), metrics["s2lpo/explorer_responses"], metrics["s2lpo/target_responses"]) == (
+            prompts * 3, 0, prompts * 3)
+        assert len(server.calls) == prompts * 3  # no target session started beyond the phase's group
+    assert "Empty output" not in caplog.text and "Error in _run_prompt" not in caplog.text
+
+
+def test_a_row_without_its_rollout_n_stops_the_run(verl_run, tq_store, caplog):
+    from s2lpo_cli.verl_ext.sampler import GroupPlanError
+
+    from .conftest import replay_buffer
+
+    _, _, worker, _, dataset, _ = verl_run["split"]
+    tq_worker = _tq_worker(worker)
+    prompts = _submit_step(tq_store, tq_worker, dataset, 2, drop=("__rollout_n__",))  # verl falls back to n = G = 8
+    assert "beyond global step 2's group of 6" in caplog.text
+    with pytest.raises(GroupPlanError, match="failed in the agent loop"):
+        replay_buffer(tq_worker.config).sample(global_steps=2, partition_id="train", batch_size=prompts)
+
+
+def test_a_slow_bank_read_does_not_stall_the_workers_event_loop(verl_run, monkeypatch):
+    import time
+
+    from omegaconf import OmegaConf
+
+    from s2lpo_cli.verl_ext.explorer_bank import ExplorerBank
+
+    _, _, worker, _, dataset, _ = verl_run["mixed"]
+    read = ExplorerBank.lookup
+
+    def slow_lookup(path, prompt_id, response_index):  # a first open of a large bank on a slow disk
+        time.sleep(1.0)
+        return read(path, prompt_id, response_index)
+
+    monkeypatch.setattr(ExplorerBank, "lookup", staticmethod(slow_lookup))
+    item = {k: v for k, v in dataset[8].items() if k not in ("agent_name", "__rollout_n__")}
+    entry = OmegaConf.load(worker.rollout_config.agent.agent_loop_config_path)[0]
+    gaps: list[float] = []
+
+    async def tick(done: asyncio.Event):
+        last = time.monotonic()
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+            gaps.append(time.monotonic() - last)
+            last = time.monotonic()
+
+    async def main():
+        done = asyncio.Event()
+        ticker = asyncio.create_task(tick(done))
+        output = await _instantiate(worker, entry).run(dict(SAMPLING), **item, uid="slow", global_steps=2, session_id=0)
+        done.set()
+        await ticker
+        return output
+
+    output = asyncio.run(main())
+    assert output.extra_fields["s2lpo_source"] == "explorer"
+    assert sum(gaps) >= 1.0 and max(gaps) < 0.5  # the loop kept running while the bank was read
 
 
 def test_row_served_at_another_step_is_refused(verl_run):

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from s2lpo_cli.errors import UserError
-from s2lpo_cli.schedule import explorer_count
+from s2lpo_cli.schedule import explorer_count, step_plan
 from s2lpo_cli.verl_ext.command import AGENT_NAME, VerlPaths, verl_overrides
 from s2lpo_cli.verl_ext.draws import layout, plan_draws
 from s2lpo_cli.verl_ext.parquet import train_table, val_table, validate_verl_parquet, write_table
@@ -42,6 +42,21 @@ def test_draws_follow_g_w_and_never_repeat_a_response(tiny_models, tmp_path):
         assert len(p.explorer) == explorer_count(p.step, recipe.schedule.anneal_steps, recipe.rollout.group_size)
     used = Counter((p.row.prompt_id, i) for p in planned for i in p.explorer)
     assert used and max(used.values()) == 1
+
+
+@pytest.mark.parametrize("mode", ["mixed", "split"])
+def test_each_row_asks_verl_for_its_steps_planned_group(tiny_models, tmp_path, mode):
+    recipe = tiny_verl_recipe(tiny_models, tmp_path, None, f"schedule.mode={mode}")
+    planned = plan_draws(train_rows(tiny_models), recipe, {r.prompt_id: list(range(40)) for r in train_rows(tiny_models)})
+    table = train_table(planned, recipe)
+    plan = step_plan(recipe)
+    sessions = table.column("__rollout_n__").to_pylist()
+    assert sessions == [plan[p.step - 1].group_size for p in planned]
+    if mode == "mixed":
+        assert set(sessions) == {recipe.rollout.group_size}
+    else:  # an explorer phase asks for G_w sessions, a target phase for G_s: both below G while annealing
+        assert sessions[8:24] == [6] * 8 + [3] * 8 and max(sessions) == recipe.rollout.group_size
+    assert "__rollout_n__" not in val_table(train_rows(tiny_models)[:2], recipe).schema.names
 
 
 def _write(tiny_models, tmp_path):
@@ -91,3 +106,8 @@ def test_schema_validation_names_file_row_and_field(tiny_models, tmp_path):
         validate_verl_parquet(tmp_path / "missing.parquet", train=True)
     with pytest.raises(UserError, match="must not carry agent_name"):
         validate_verl_parquet(paths.train_parquet, train=False)
+    column = table.schema.get_field_index("__rollout_n__")
+    pq.write_table(table.set_column(column, "__rollout_n__", pa.array([0] * len(table), pa.int64())),
+                   tmp_path / "zero.parquet")
+    with pytest.raises(UserError, match=r"zero.parquet: row 1: __rollout_n__ must be the step's group size"):
+        validate_verl_parquet(tmp_path / "zero.parquet", train=True)

@@ -46,7 +46,7 @@ def test_verl_reward_manager_returns_the_graders_verdicts(tiny_models, tmp_path)
         )
         result = manager.loop.run_until_complete(manager.run_single(data))
         scores.append(result["reward_score"])
-        assert set(result["reward_extra_info"]) == {"score", "acc", "no_answer"}
+        assert set(result["reward_extra_info"]) == {"score", "acc", "no_answer", "timeout"}
     with Grader(workers=1) as grader:
         verdicts = grader.grade(CASES)
     assert scores == [1.0 if v.correct else 0.0 for v in verdicts]
@@ -92,3 +92,19 @@ def test_concurrent_calls_are_awaited_by_verl_and_graded_in_batches(monkeypatch,
     assert reward.shared_pool(1).grader.n_workers == reward.pool_size(per_node)  # the pool verl's kwargs sized
     assert sum(batches) == len(CASES) * 4 and len(batches) < len(CASES) * 4  # calls in flight were batched
     reward.shared_pool(1).grader.close()
+
+
+@pytest.mark.slow
+def test_reward_benchmark_counts_timeouts_apart_from_disagreements():
+    from bench.bench_reward import compare
+
+    pairs = [("So \\boxed{89}.", "89"), ("So \\boxed{88}.", "89"), ("So \\boxed{x^2}.", "x^2"), ("\\boxed{3}", "3")]
+    before = [{"score": 1.0, "timeout": 0.0}, {"score": 0.0, "timeout": 0.0}, {"score": 0.0, "timeout": 1.0},
+              {"score": 0.0, "timeout": 1.0}]
+    after = [{"score": 1.0, "timeout": 0.0}, {"score": 1.0, "timeout": 0.0}, {"score": 1.0, "timeout": 0.0},
+             {"score": 0.0, "timeout": 1.0}]
+    assert compare(pairs, before, after) == {
+        "previous_timeouts": 2, "current_timeouts": 1, "timeouts_on_both": 1, "timeouts_on_one": 1,
+        "regraded_agree": 1,  # x^2 graded alone is right, as the path that did not time out said
+        "verdicts_differ": 1,  # 88 vs 89: both paths graded it, and they disagree
+    }

@@ -8,7 +8,6 @@ there (prompt status tags, one `{uid}_{session}_{index}` trajectory tag per sess
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -16,39 +15,10 @@ from s2lpo_cli.recipe import load_recipe
 from s2lpo_cli.schedule import step_plan
 from s2lpo_cli.verl_ext.command import VerlPaths, verl_overrides
 
-from .conftest import compose_verl
+from .conftest import compose_verl, replay_buffer
 
 pytestmark = pytest.mark.verl
 PROMPTS = 3
-
-
-class FakeTransferQueue:
-    """The metadata side of TransferQueue: partition -> {key: tag}."""
-
-    def __init__(self) -> None:
-        self.partitions: dict[str, dict[str, dict]] = {"train": {}}
-
-    def kv_list(self):
-        return {p: dict(items) for p, items in self.partitions.items()}
-
-    def kv_clear(self, partition_id, keys):
-        for key in keys:
-            self.partitions[partition_id].pop(key, None)
-
-    def add_group(self, uid: str, global_steps: int, sessions, status: str = "finished") -> None:
-        train = self.partitions["train"]
-        train[uid] = {"is_prompt": True, "status": status, "global_steps": global_steps}
-        for s in sessions:
-            train[f"{uid}_{s}_0"] = {"status": "success", "response_len": 100 + s, "global_steps": global_steps}
-
-
-@pytest.fixture
-def store(monkeypatch):
-    from verl.trainer.ppo.v1 import replay_buffer
-
-    fake = FakeTransferQueue()
-    monkeypatch.setattr(replay_buffer, "tq", SimpleNamespace(kv_list=fake.kv_list, kv_clear=fake.kv_clear))
-    return fake
 
 
 def _recipe(*extra: str):
@@ -58,15 +28,11 @@ def _recipe(*extra: str):
 
 def _buffer(recipe, **config_changes):
     """The replay buffer verl's trainer builds for this recipe's command."""
-    from verl.trainer.ppo.v1.trainer_base import PPOTrainer
-
     cfg = compose_verl(verl_overrides(recipe, VerlPaths(Path("/RUN/verl"))) + [f"{k}={v}" for k, v in config_changes.items()])
-    trainer = SimpleNamespace(config=cfg, trainer_mode=cfg.trainer.v1.trainer_mode, _add_prompts_to_generate=lambda n: None)
-    trainer._resolve_filter_groups_metric = lambda: PPOTrainer._resolve_filter_groups_metric(trainer)
-    return PPOTrainer._build_replay_buffer(trainer)
+    return replay_buffer(cfg)
 
 
-def test_complete_groups_are_sampled_with_their_actual_counts(store):
+def test_complete_groups_are_sampled_with_their_actual_counts(tq_store):
     from s2lpo_cli.verl_ext.sampler import PlannedGroupReplayBuffer
 
     recipe = _recipe()
@@ -75,7 +41,7 @@ def test_complete_groups_are_sampled_with_their_actual_counts(store):
     phys = step_plan(recipe)[1]  # global step 2 of tiny: alpha = 2/3, G_w = 6, G_s = 2
     assert (phys.explorer, phys.target) == (6, 2)
     for i in range(PROMPTS):
-        store.add_group(f"u{i}", 2, range(8))
+        tq_store.add_group(f"u{i}", 2, range(8))
     batch, metrics = buffer.sample(global_steps=2, partition_id="train", batch_size=PROMPTS)
     assert len(batch.keys) == PROMPTS * 8
     assert metrics["s2lpo/explorer_responses"] == PROMPTS * 6 and metrics["s2lpo/target_responses"] == PROMPTS * 2
@@ -84,16 +50,16 @@ def test_complete_groups_are_sampled_with_their_actual_counts(store):
     assert metrics["s2lpo/explorer_response_tokens"] == PROMPTS * sum(100 + s for s in range(6))
 
 
-def test_verl_alone_trains_on_a_failed_group_ours_stops(store, monkeypatch):
+def test_verl_alone_trains_on_a_failed_group_ours_stops(tq_store, monkeypatch):
     from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer
 
     from s2lpo_cli.verl_ext.sampler import GroupPlanError
 
     def fill():
-        store.partitions["train"].clear()
-        store.add_group("u0", 2, range(8))
-        store.add_group("u1", 2, [0, 1, 2, 3, 4, 6, 7], status="failure")  # explorer session 5 raised
-        store.add_group("u2", 2, range(8))
+        tq_store.partitions["train"].clear()
+        tq_store.add_group("u0", 2, range(8))
+        tq_store.add_group("u1", 2, [0, 1, 2, 3, 4, 6, 7], status="failure")  # explorer session 5 raised
+        tq_store.add_group("u2", 2, range(8))
 
     recipe = _recipe()
     fill()
@@ -107,27 +73,27 @@ def test_verl_alone_trains_on_a_failed_group_ours_stops(store, monkeypatch):
         _buffer(recipe).sample(global_steps=2, partition_id="train", batch_size=PROMPTS)
 
 
-def test_a_group_that_lost_a_session_without_failing_is_refused(store):
+def test_a_group_that_lost_a_session_without_failing_is_refused(tq_store):
     from s2lpo_cli.verl_ext.sampler import GroupPlanError
 
-    store.add_group("u0", 2, range(8))
-    store.add_group("u1", 2, range(7))  # a target session gave no output
-    store.add_group("u2", 2, range(8))
+    tq_store.add_group("u0", 2, range(8))
+    tq_store.add_group("u1", 2, range(7))  # a target session gave no output
+    tq_store.add_group("u2", 2, range(8))
     with pytest.raises(GroupPlanError, match=r"6 explorer \+ 2 target.*uid u1: 6 explorer, 1 target"):
         _buffer(_recipe()).sample(global_steps=2, partition_id="train", batch_size=PROMPTS)
 
 
-def test_split_mode_checks_each_phase_against_its_own_group(store):
+def test_split_mode_checks_each_phase_against_its_own_group(tq_store):
     from s2lpo_cli.verl_ext.sampler import GroupPlanError
 
     recipe = _recipe("schedule.mode=split")
     plan = step_plan(recipe)
     assert (plan[1].phase, plan[1].explorer, plan[2].phase, plan[2].target) == ("explorer", 6, "target", 3)
     for i in range(PROMPTS):
-        store.add_group(f"e{i}", 2, range(6))
+        tq_store.add_group(f"e{i}", 2, range(6))
     _, metrics = _buffer(recipe).sample(global_steps=2, partition_id="train", batch_size=PROMPTS)
     assert metrics["s2lpo/explorer_responses"] == PROMPTS * 6 and metrics["s2lpo/target_responses"] == 0
     for i in range(PROMPTS):
-        store.add_group(f"t{i}", 3, range(8))  # all G sessions ran: 5 beyond the target phase's 3
+        tq_store.add_group(f"t{i}", 3, range(8))  # all G sessions ran: 5 beyond the target phase's 3
     with pytest.raises(GroupPlanError, match="5 other"):
         _buffer(recipe).sample(global_steps=3, partition_id="train", batch_size=PROMPTS)
