@@ -59,6 +59,7 @@ run = pathlib.Path(sys.argv[1])
 lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
 assert [(m["step"], m["g_w"], m["g_s"]) for m in lines] == [(1, 8, 0), (2, 4, 4), (3, 0, 8)], lines
 assert all(m["reward_mean"] is not None and m["loss"] is not None for m in lines), lines
+assert all(m["time_generation_s"] is not None and m["time_update_s"] is not None for m in lines), lines
 assert lines[0]["target_tokens"] == 0 and all(m["target_tokens"] > 0 and m["tokens_per_s"] for m in lines[1:]), lines
 verl = [json.loads(x)["data"] for x in (run / "verl" / "metrics.jsonl").read_text().splitlines() if x.strip()]
 counts = [(d["s2lpo/explorer_responses"], d["s2lpo/target_responses"]) for d in verl if "s2lpo/groups" in d]
