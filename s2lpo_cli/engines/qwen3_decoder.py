@@ -20,9 +20,9 @@ import torch.nn.functional as F
 
 
 def supports(model: Any) -> bool:
-    """A Qwen3 causal LM in float32 on CPU with full attention and default RoPE, in eval mode."""
+    """A Qwen3 causal LM in float32 on CPU with full attention, default RoPE and no attention bias."""
     config = getattr(model, "config", None)
-    if getattr(config, "model_type", None) != "qwen3" or getattr(config, "_attn_implementation", None) is None:
+    if getattr(config, "model_type", None) != "qwen3":
         return False
     rope = getattr(config, "rope_parameters", None) or {}
     parameter = next(model.parameters())
