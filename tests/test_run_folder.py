@@ -37,8 +37,11 @@ def test_environment_is_the_same_record_for_every_engine():
 
 
 @pytest.mark.slow
-def test_an_embedded_run_writes_exactly_the_files_run_folder_names(tiny_models, tmp_path):
+def test_an_embedded_run_writes_exactly_the_files_run_folder_names(tiny_models, tmp_path, monkeypatch):
     from s2lpo_cli.training.run import run_training
+
+    # the thread count is the user's when set, else shared among live trainers: fix it for the env.json check
+    monkeypatch.setenv("S2LPO_THREADS", "1")
 
     recipe = load_recipe("tiny", [
         f"models.target={tiny_models / 'target'}", f"output.run_dir={tmp_path / 'run'}", "data.limit=4",
