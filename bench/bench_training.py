@@ -4,14 +4,16 @@ Same tiny Qwen3 target (random weights, so both generate to about the length lim
 prompts, G, response length, batch (one optimizer update over PROMPTS*G responses, micro-batches of MICRO
 with gradient accumulation), no KL, the same grader as the reward. Each side runs in its own process with
 the same torch thread count (set explicitly, printed): WARMUP untimed steps, then TIMED steps, each timed
-in wall time and in this process's CPU time (grading workers excluded on both sides); the median and the
-range are reported, with a per-phase split (generation, grading, update). The 1-minute load average is
-printed before and after each side, with a warning when the machine was not idle or when a side got less
-CPU than wall time (it waited for a core). The s2lpo side then runs on to MEMORY_STEPS[-1] steps and
-reports its peak resident memory after each of MEMORY_STEPS (flat memory: no growth with steps).
-Target: s2lpo's median step time <= 0.5x TRL's.
+in wall time and in this process's CPU time (grading workers excluded on both sides). The sides take
+turns over ROUNDS rounds (s2lpo first, then TRL first, ...), so that a drift in the host's speed during
+the run (about 10% was seen between runs minutes apart) falls on both sides alike; the median and range
+over every round's timed steps are reported, with a per-phase split (generation, grading, update) and the
+ratio of each round. The 1-minute load average is printed before and after each side, with a warning
+when the machine was not idle or when a side got less CPU than wall time (it waited for a core). In the
+first round the s2lpo side runs on to MEMORY_STEPS[-1] steps and reports its peak resident memory after
+each of MEMORY_STEPS (flat memory: no growth with steps). Target: s2lpo's median step time <= 0.5x TRL's.
 
-Run: python -m bench.bench_training [--memory-steps 100]   (or via `make bench`)
+Run: python -m bench.bench_training [--rounds 3] [--memory-steps 100]   (or via `make bench`)
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 PROMPTS, G, MAX_TOKENS, MICRO, LR, SEED = 8, 8, 32, 16, 1e-5, 0
 THREADS = 1  # torch threads on both sides: the tiny model gains nothing from more
 WARMUP, TIMED = 2, 5
+ROUNDS = 3  # turns each side takes, alternating which goes first
 MEMORY_STEPS = (10, 100)  # s2lpo's peak RSS is read after these many steps
 TARGET_RATIO = 0.5
 IDLE_LOAD = 1.0  # a 1-minute load average above this before a side: the machine was not idle
@@ -200,12 +203,22 @@ def summarize(steps: list[dict], key: str) -> tuple[float, float, float]:
     return statistics.median(values), min(values), max(values)
 
 
-def report(ours: dict, trl: dict) -> dict:
-    """Print the comparison; return its figures."""
+def merge_rounds(runs: list[dict]) -> dict:
+    """One side's rounds as one run: every timed step, the highest peak RSS, the first round's memory figures
+    (s2lpo's long run), the load average of each round."""
+    return {"steps": [s for r in runs for s in r["steps"]], "rss_timed": max(r["rss_timed"] for r in runs),
+            "rss_after": runs[0]["rss_after"],
+            "threads": runs[0]["threads"], "loads": [r["load"] for r in runs]}
+
+
+def report(ours_runs: list[dict], trl_runs: list[dict]) -> dict:
+    """Print the comparison of the two sides' rounds; return its figures."""
+    ours, trl = merge_rounds(ours_runs), merge_rounds(trl_runs)
+    rounds = len(ours_runs)
     print(f"GRPO training step, tiny target, {PROMPTS} prompts x G={G}, <= {MAX_TOKENS} tokens, "
           f"micro-batch {MICRO}, one AdamW update, no KL; torch threads: s2lpo {ours['threads']}, TRL {trl['threads']}")
-    print(f"{TIMED} timed steps after {WARMUP} warm-up steps: median [min-max]; phases: median seconds; "
-          f"peak RSS after {WARMUP + TIMED} steps")
+    print(f"{rounds} rounds x {TIMED} timed steps after {WARMUP} warm-up steps: median [min-max]; phases: median "
+          f"seconds; peak RSS after {WARMUP + TIMED} steps")
     print(f"{'':6} {'wall s/step':>19} {'CPU s/step':>19} {'generation':>10} {'grading':>8} {'update':>7} "
           f"{'mean len':>8} {'peak RSS MiB':>12}")
     out: dict = {"name": "training_step_vs_trl", "threads": THREADS, "target": TARGET_RATIO}
@@ -218,12 +231,16 @@ def report(ours: dict, trl: dict) -> dict:
               f"{phases[0]:10.3f} {phases[1]:8.3f} {phases[2]:7.3f} {'-' if length is None else f'{length:.1f}':>8} "
               f"{rss:12.1f}")
         out[name] = {"wall": wall, "cpu": cpu, "phases": dict(zip(PHASES, phases, strict=True)),
-                     "response_len": length, "peak_rss_mib": rss, "load": r["load"]}
+                     "response_len": length, "peak_rss_mib": rss, "loads": r["loads"]}
     ratio = out["s2lpo"]["wall"][0] / out["TRL"]["wall"][0]
     cpu_ratio = out["s2lpo"]["cpu"][0] / out["TRL"]["cpu"][0]
     verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
     print(f"ratio s2lpo/TRL median step time: {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU "
           f"({verdict} the <= {TARGET_RATIO}x target)")
+    per_round = [summarize(o["steps"], "wall")[0] / summarize(t["steps"], "wall")[0]
+                 for o, t in zip(ours_runs, trl_runs, strict=True)]
+    print("ratio of each round (wall): " + ", ".join(f"{x:.2f}x" for x in per_round))
+    out["round_ratios"] = per_round
     rss = {int(k): v for k, v in ours["rss_after"].items()}
     out["s2lpo_rss_after_steps"] = rss
     if len(rss) > 1:
@@ -232,11 +249,11 @@ def report(ours: dict, trl: dict) -> dict:
         print(f"s2lpo peak RSS after {first} steps {rss[first]:.1f} MiB, after {last} steps {rss[last]:.1f} MiB "
               f"({growth:+.1%})")
         out["rss_growth"] = growth
-    loads = ", ".join(f"{name} side {r['load'][0]:.2f} -> {r['load'][1]:.2f}" for name, r in (("s2lpo", ours),
-                                                                                              ("TRL", trl)))
-    print(f"load average (1 min), before -> after: {loads}")
-    warnings = [f"the load average was {r['load'][0]:.2f} before the {name} side (> {IDLE_LOAD}): not idle"
-                for name, r in (("s2lpo", ours), ("TRL", trl)) if r["load"][0] > IDLE_LOAD]
+    for name, r in (("s2lpo", ours), ("TRL", trl)):
+        loads = ", ".join(f"{before:.2f} -> {after:.2f}" for before, after in r["loads"])
+        print(f"load average (1 min) before -> after, {name} side, each round: {loads}")
+    warnings = [f"the load average was {before:.2f} before a {name} side (> {IDLE_LOAD}): not idle"
+                for name, r in (("s2lpo", ours), ("TRL", trl)) for before, _ in r["loads"] if before > IDLE_LOAD]
     warnings += [f"the {name} side got {out[name]['cpu'][0] / out[name]['wall'][0]:.0%} of a core per step "
                  f"(CPU/wall): it waited for the CPU" for name in ("s2lpo", "TRL")
                  if out[name]["cpu"][0] < MIN_CPU_SHARE * out[name]["wall"][0] * THREADS]
@@ -250,12 +267,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--memory-steps", type=int, default=MEMORY_STEPS[-1],
                         help="steps the s2lpo side runs in all, for the memory figure (at least the timed ones)")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="turns each side takes (alternating order)")
     parser.add_argument("--side", choices=("s2lpo", "trl"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.side:
         _side(args.side, args.memory_steps)
         return {}
-    return report(_run_side("s2lpo", args.memory_steps), _run_side("trl", args.memory_steps))
+    runs: dict[str, list[dict]] = {"s2lpo": [], "trl": []}
+    for round_index in range(args.rounds):
+        for name in ("s2lpo", "trl") if round_index % 2 == 0 else ("trl", "s2lpo"):
+            steps = args.memory_steps if name == "s2lpo" and round_index == 0 else WARMUP + TIMED
+            runs[name].append(_run_side(name, steps))
+    return report(runs["s2lpo"], runs["trl"])
 
 
 if __name__ == "__main__":

@@ -48,14 +48,21 @@ class LossConfig:
 
 def token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """log p(target) from logits (..., V) and targets (...)."""
-    logits = logits.float()
-    return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    return target_logprobs(torch.log_softmax(logits.float(), dim=-1), targets)
+
+
+def target_logprobs(log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The targets' entries of log-softmax output (..., V)."""
+    return log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
 
 
 def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
-    logits = logits.float()
-    probs = torch.softmax(logits, dim=-1)
-    return torch.logsumexp(logits, dim=-1) - (probs * logits).sum(-1)
+    return entropy_from_log_probs(torch.log_softmax(logits.float(), dim=-1))
+
+
+def entropy_from_log_probs(log_probs: torch.Tensor) -> torch.Tensor:
+    """-sum p log p from log-softmax output, which is finite: a p that underflows to 0 adds 0."""
+    return -(log_probs.exp() * log_probs).sum(-1)
 
 
 def kl_estimate(logp: torch.Tensor, ref_logp: torch.Tensor, kind: str = "low_var_kl") -> torch.Tensor:

@@ -1,14 +1,15 @@
 """The fast training step against a straightforward reference kept here: every prompt + response run
 as one full sequence (the update as it was before prompts were shared), and the engine's plain decoding
 path. Generation is bit-identical; log-probs, gradients and metrics agree up to float rounding (the shared
-prompt's gradient is summed over its responses in another order)."""
+prompt's gradient is summed over its responses in another order; the Qwen3 layers of engines/qwen3_stack.py
+and a log-softmax round differently from transformers' modules and a logsumexp)."""
 
 from dataclasses import dataclass
 
 import pytest
 import torch
 
-from s2lpo_cli.engines import embedded, grouped_attention, kv_buffer, qwen3_decoder
+from s2lpo_cli.engines import embedded, grouped_attention, kv_buffer, qwen3_decoder, qwen3_stack
 from s2lpo_cli.grading.grader import Grade
 from s2lpo_cli.recipe import load_recipe
 from s2lpo_cli.schedule import PhysicalStep
@@ -69,6 +70,7 @@ def use_reference_path(monkeypatch):
     monkeypatch.setattr(trainer_module, "forward", full_forward)
     monkeypatch.setattr(grouped_attention, "use_grouped_attention", lambda model: None)
     monkeypatch.setattr(qwen3_decoder, "supports", lambda model: False)
+    monkeypatch.setattr(qwen3_stack, "supports", lambda model: False)
     monkeypatch.setattr(kv_buffer, "preallocate", lambda cache, capacity: cache)
     monkeypatch.setattr(embedded, "_Noise", StepwiseNoise)
 
@@ -88,15 +90,22 @@ def _responses(tok):
         for k in range(5):
             length = [0, 1, 4, 9, 6][(group + k) % 5]  # empty and one-token responses included
             ids = torch.randint(10, 200, (length,), generator=g).tolist()
+            if length == 9:
+                ids[4] = tok.pad_token_id  # a sampled pad token: its embedding row gets no gradient from the lookup
             out.append(Response(group, "target", prompt, ids, "", "stop", None, reward=float(k % 2)))
     return out
 
 
-def test_shared_prompt_forward_matches_full_sequences(random_lm_dir):
+@pytest.mark.parametrize("qwen3_layers", [True, False], ids=["qwen3-stack", "transformers"])
+def test_shared_prompt_forward_matches_full_sequences(random_lm_dir, monkeypatch, qwen3_layers):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(random_lm_dir)
     responses = _responses(tok)
+    assert tok.pad_token_id in [t for r in responses for t in r.token_ids]
+    assert qwen3_stack.supports(AutoModelForCausalLM.from_pretrained(random_lm_dir, dtype=torch.float32))
+    if not qwen3_layers:
+        monkeypatch.setattr(qwen3_stack, "supports", lambda model: False)
     results = []
     for pack, forward in ((policy_forward.pack, policy_forward.forward), (full_pack, full_forward)):
         model = AutoModelForCausalLM.from_pretrained(random_lm_dir, dtype=torch.float32)
