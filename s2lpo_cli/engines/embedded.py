@@ -270,10 +270,11 @@ class EmbeddedEngine:
 
 def _decoder(model: Any, cache: Any, mask: Any, positions: Any, capacity: int) -> Any:
     """The fastest decode path for `model`: Qwen3Decoder where it applies, transformers' forward otherwise."""
-    from s2lpo_cli.engines import qwen3_decoder
+    from s2lpo_cli.engines import qwen3_stack
+    from s2lpo_cli.engines.qwen3_decoder import Qwen3Decoder
 
-    if qwen3_decoder.supports(model):
-        return qwen3_decoder.Qwen3Decoder(model, cache, mask, positions, capacity)
+    if qwen3_stack.supports(model):
+        return Qwen3Decoder(model, cache, mask, positions, capacity)
     return _TransformersDecoder(model, cache, mask, positions, capacity)
 
 

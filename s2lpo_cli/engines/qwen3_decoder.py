@@ -13,9 +13,7 @@ from typing import Any
 
 import torch
 
-from s2lpo_cli.engines.qwen3_stack import Qwen3Stack, supports
-
-__all__ = ["Qwen3Decoder", "supports"]
+from s2lpo_cli.engines.qwen3_stack import Qwen3Stack
 
 
 class Qwen3Decoder:

@@ -47,6 +47,9 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class _LayerWeights:
+    """One decoder layer's weights, the projections that read the same input concatenated: one matrix
+    multiply instead of three (q, k, v) or two (gate, up), bit-identical on CPU."""
+
     input_norm: torch.Tensor
     qkv: torch.Tensor
     qk_norm: torch.Tensor  # (heads + kv_heads, head_dim): q_norm's weight for query heads, k_norm's for key heads

@@ -7,7 +7,7 @@ its concatenating cache, one noise draw per row and step): the same tokens, and 
 import pytest
 import torch
 
-from s2lpo_cli.engines import embedded, grouped_attention, kv_buffer, qwen3_decoder
+from s2lpo_cli.engines import embedded, grouped_attention, kv_buffer, qwen3_stack
 from s2lpo_cli.engines.base import SamplingParams
 from s2lpo_cli.engines.embedded import EmbeddedEngine
 
@@ -34,7 +34,7 @@ def plain_engine(random_lm_dir, monkeypatch):
 
     def build(stop_share: float = 0.0):
         monkeypatch.setattr(grouped_attention, "use_grouped_attention", lambda model: None)
-        monkeypatch.setattr(qwen3_decoder, "supports", lambda model: False)
+        monkeypatch.setattr(qwen3_stack, "supports", lambda model: False)
         monkeypatch.setattr(kv_buffer, "preallocate", lambda cache, capacity: cache)
         monkeypatch.setattr(embedded, "_Noise", StepwiseNoise)
         engine = EmbeddedEngine.load(str(random_lm_dir), device="cpu")
@@ -77,9 +77,9 @@ def test_fast_path_gives_the_straightforward_paths_tokens_and_logprobs(
 ):
     fast = EmbeddedEngine.load(str(random_lm_dir), device="cpu")
     assert fast.model.config._attn_implementation == grouped_attention.NAME
-    assert qwen3_decoder.supports(fast.model)
+    assert qwen3_stack.supports(fast.model)
     if decode_steps == "transformers":  # a model the Qwen3 decoder does not take: the in-place KV cache
-        monkeypatch.setattr(qwen3_decoder, "supports", lambda model: False)
+        monkeypatch.setattr(qwen3_stack, "supports", lambda model: False)
     _stop_often(fast, stop_share)
     got = _completions(fast, params, [5, 6, 7])  # before plain_engine's patches
     expected = _completions(plain_engine(stop_share), params, [5, 6, 7])

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from s2lpo_cli.engines import embedded, grouped_attention, kv_buffer, qwen3_decoder, qwen3_stack
+from s2lpo_cli.engines import embedded, grouped_attention, kv_buffer, qwen3_stack
 from s2lpo_cli.grading.grader import Grade
 from s2lpo_cli.recipe import load_recipe
 from s2lpo_cli.schedule import PhysicalStep
@@ -69,8 +69,7 @@ def use_reference_path(monkeypatch):
     monkeypatch.setattr(trainer_module, "pack", full_pack)
     monkeypatch.setattr(trainer_module, "forward", full_forward)
     monkeypatch.setattr(grouped_attention, "use_grouped_attention", lambda model: None)
-    monkeypatch.setattr(qwen3_decoder, "supports", lambda model: False)
-    monkeypatch.setattr(qwen3_stack, "supports", lambda model: False)
+    monkeypatch.setattr(qwen3_stack, "supports", lambda model: False)  # decoding and the training forward
     monkeypatch.setattr(kv_buffer, "preallocate", lambda cache, capacity: cache)
     monkeypatch.setattr(embedded, "_Noise", StepwiseNoise)
 
