@@ -96,7 +96,7 @@ def evaluate(
     responses: Annotated[list[Path] | None, typer.Option(help="Score only: grade a <bench>_raw.jsonl again, no model (repeatable).")] = None,
     batch_size: Annotated[int, typer.Option(help="Questions per generation call.")] = 8,
     grader_workers: Annotated[int | None, typer.Option(help="Grading processes. (default: one per core)")] = None,
-    grader_timeout: Annotated[float, typer.Option(help="Seconds allowed per answer; longer is graded wrong (timeout).")] = 5.0,
+    grader_timeout: Annotated[float, typer.Option(help="CPU seconds allowed per answer; longer is graded wrong (timeout).")] = 5.0,
     json_: JsonOpt = False,
 ) -> None:
     """Evaluate a model on math benchmarks: Pass@1, unbiased Pass@k, accuracy, length, truncation."""

@@ -2,8 +2,12 @@
 
 math-verify's own timeouts use signal.alarm: they fail in threads, misbehave with float limits and raise a
 TimeoutException that is not an Exception. So the grader never relies on them: each worker process judges
-one answer at a time and reports after each; a worker silent for longer than `timeout_s` is killed and
-replaced. That answer is graded wrong with status "timeout" and the run goes on. Plain integers on both
+one answer at a time and reports after each, with the CPU time it has used; a worker that spends more than
+`timeout_s` of CPU time on one answer is killed and replaced. That answer is graded wrong with status
+"timeout" and the run goes on. CPU time, not the wall clock, so that a verdict does not depend on how busy
+the machine is: a worker that waits for a core is not killed for it. One silent for WALL_LIMIT_FACTOR times
+`timeout_s` of wall clock is killed whatever its CPU time (it blocks rather than computes); where another
+process's CPU time cannot be read (no /proc), the wall clock alone decides. Plain integers on both
 sides are judged here, without a worker (exact_match.py). Answers are sent in jobs
 that share a gold, whose gold is parsed once per worker (cached); that parse has `timeout_s` too, and a gold
 whose parse hangs fails all its answers with "timeout" without a try each.
@@ -32,6 +36,7 @@ Status = Literal["ok", "no_answer", "timeout", "error"]
 MAX_JOB_ANSWERS = 16  # answers sent to a worker at once (all share one gold)
 PIPELINE_DEPTH = 2  # jobs sent ahead to a worker, so that it never waits for this process to be scheduled
 STARTUP_TIMEOUT_S = 120.0  # a fresh worker imports sympy and math-verify (slow on a busy machine)
+WALL_LIMIT_FACTOR = 20  # a worker silent for this many times timeout_s of wall clock is killed whatever its CPU time
 
 
 @dataclass(frozen=True)
@@ -56,10 +61,20 @@ def _worker_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) process `pid` has used, from /proc; None where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()  # fields from the 3rd on: utime is the 14th
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class _Worker:
     """One worker process (a fresh interpreter: safe whatever threads, CUDA or __main__ the caller has)."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout_s: float) -> None:
         from_worker, to_parent = os.pipe()
         from_parent, to_worker = os.pipe()
         self.process = subprocess.Popen(
@@ -76,13 +91,38 @@ class _Worker:
         self.jobs: deque[_Job] = deque()  # sent, in order; the first is the one being judged
         self.done = 0  # answers of the first job judged so far
         self.gold_ready = False  # the first job's gold is parsed
-        self.deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        self.timeout_s = timeout_s
+        self.cpu = 0.0  # the CPU time it reported last
+        self.clock = (time.monotonic(), 0.0)  # wall clock and CPU time when its current reply began
+        self.deadline = time.monotonic() + STARTUP_TIMEOUT_S  # when to look at its clock next
 
-    def send(self, job: _Job, timeout_s: float) -> None:
+    def send(self, job: _Job) -> None:
         self._out.send((job.gold, [answer for _, answer in job.items]))
         if not self.jobs:  # it was idle: the clock starts now
-            self.deadline = time.monotonic() + timeout_s
+            self._start_clock()
         self.jobs.append(job)
+
+    def heard(self, cpu: float) -> None:
+        """It replied, having used `cpu` seconds of CPU time so far: the clock starts again for the next reply."""
+        self.cpu = cpu
+        self._start_clock()
+
+    def _start_clock(self) -> None:
+        now = time.monotonic()
+        self.clock = (now, self.cpu)
+        self.deadline = now + self.timeout_s
+
+    def out_of_time(self) -> bool:
+        """At its deadline: has it spent timeout_s of CPU time on this reply? If not, the deadline moves on."""
+        now = time.monotonic()
+        started, cpu_at_start = self.clock
+        cpu = cpu_seconds(self.process.pid)
+        used = now - started if cpu is None else max(0.0, cpu - cpu_at_start)
+        wall_limit = started + WALL_LIMIT_FACTOR * self.timeout_s
+        if used >= self.timeout_s or now >= wall_limit:
+            return True
+        self.deadline = min(now + max(self.timeout_s - used, 0.01), wall_limit)  # the soonest it could be out
+        return False
 
     def next_job(self) -> None:
         self.jobs.popleft()
@@ -128,7 +168,7 @@ class Grader:
 
     def _start(self) -> None:
         while len(self._workers) < self.n_workers:
-            self._workers.append(_Worker())
+            self._workers.append(_Worker(self.timeout_s))
 
     def close(self) -> None:
         for worker in self._workers:
@@ -170,7 +210,7 @@ class Grader:
                             finish(index, False, run.failed_golds[job.gold])
                         continue
                     try:
-                        worker.send(job, self.timeout_s)
+                        worker.send(job)
                     except OSError:  # it died: treat it as a crash on its current job, retry this one
                         jobs.appendleft(job)
                         if worker.jobs:
@@ -184,14 +224,14 @@ class Grader:
             for worker in waiting:
                 if worker.conn in ready:
                     self._receive(worker, run)
-                elif time.monotonic() > worker.deadline:
+                elif time.monotonic() > worker.deadline and (not worker.ready or worker.out_of_time()):
                     self._fail(worker, "timeout", run)
         return grades  # type: ignore[return-value]  # every slot is filled by now
 
     def _replace(self, slot: int) -> _Worker:
         self.restarts += 1
         self._workers[slot].kill()
-        self._workers[slot] = _Worker()
+        self._workers[slot] = _Worker(self.timeout_s)
         return self._workers[slot]
 
     def _receive(self, worker: _Worker, run: _Run) -> None:
@@ -200,7 +240,7 @@ class Grader:
         except (EOFError, OSError):  # the worker crashed (out of memory, a C-level fault)
             self._fail(worker, "error", run)
             return
-        worker.deadline = time.monotonic() + self.timeout_s
+        worker.heard(message[-1])
         if message[0] == "ready":
             worker.ready = True
             return
@@ -212,7 +252,7 @@ class Grader:
                     run.finish(index, False, "error")
                 worker.next_job()
             return
-        _, correct, status = message
+        _, correct, status, _ = message
         run.finish(job.items[worker.done][0], bool(correct), status)
         worker.done += 1
         if worker.done == len(job.items):

@@ -1,9 +1,10 @@
 """The grading worker process: parses each gold once, then judges answers one by one.
 
 Run as `python -m s2lpo_cli.grading.worker READ_FD WRITE_FD` by grader.py. Protocol over two pipes:
-the worker says `("ready",)` once imported; the parent sends a job `(gold, [answer, ...])`; the worker
-replies `("gold", ok)` once the gold is parsed, then `("answer", correct, status)` for each answer in order.
-Every reply tells the parent the worker is alive; the parent kills a worker that stays silent too long.
+the worker says `("ready", cpu)` once imported; the parent sends a job `(gold, [answer, ...])`; the worker
+replies `("gold", ok, cpu)` once the gold is parsed, then `("answer", correct, status, cpu)` for each answer
+in order. `cpu` is the CPU time this process has used so far: the parent's clock for the next reply. It
+kills a worker that spends too much CPU time on one reply.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import time
 from multiprocessing.connection import Connection
 
 from math_verify.errors import TimeoutException
@@ -31,7 +33,7 @@ def serve(inbox: Connection, outbox: Connection) -> None:
     """Answer jobs until the parent closes the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it kills us
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # "timeout disabled": enforced from outside
-    outbox.send(("ready",))
+    outbox.send(("ready", time.process_time()))
     golds: dict[str, Gold | None] = {}
     while True:
         try:
@@ -46,12 +48,12 @@ def serve(inbox: Connection, outbox: Connection) -> None:
             except (Exception, TimeoutException):
                 golds[gold] = None
         parsed = golds[gold]
-        outbox.send(("gold", bool(parsed and parsed.parsed)))
+        outbox.send(("gold", bool(parsed and parsed.parsed), time.process_time()))
         if parsed is None or not parsed.parsed:
             continue
         for answer in answers:
             correct, status = judge(parsed, answer)
-            outbox.send(("answer", correct, status))
+            outbox.send(("answer", correct, status, time.process_time()))
 
 
 if __name__ == "__main__":

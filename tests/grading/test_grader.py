@@ -1,9 +1,12 @@
 import os
 import signal
+import threading
+import time
 
 import pytest
 
-from s2lpo_cli.grading.grader import Grade, Grader, grade_one
+from s2lpo_cli.grading import grader as grader_module
+from s2lpo_cli.grading.grader import Grade, Grader, cpu_seconds, grade_one
 
 HANGS = "9^{9^{9^{9}}}"  # math-verify's comparison tries to evaluate this tower and never returns
 PARSE_HANGS = "\\binom{10^{10}}{5000000000}"  # math-verify's parse evaluates this binomial
@@ -76,3 +79,43 @@ def test_a_worker_that_died_is_replaced(grader):
     pairs = [(f"\\boxed{{\\frac{{{2 * i}}}{{2}}}}", str(i)) for i in range(6)]  # not plain integers: to workers
     assert [g.correct for g in grader.grade(pairs)] == [True] * 6
     assert grader.restarts == restarts + 1
+
+
+def _paused(pid: int, seconds: float) -> threading.Timer:
+    """Stop process `pid` now (a worker waiting for a core) and let it go on after `seconds`."""
+    os.kill(pid, signal.SIGSTOP)
+    timer = threading.Timer(seconds, os.kill, (pid, signal.SIGCONT))
+    timer.start()
+    return timer
+
+
+def test_a_worker_waiting_for_a_core_is_not_timed_out():
+    """The limit is CPU time: a worker kept off the CPU for three times the limit still gives its verdict."""
+    with Grader(workers=1, timeout_s=0.5) as grader:
+        assert grader.grade([("\\boxed{\\frac{2}{4}}", "\\frac12")]) == [Grade(True, "\\frac{2}{4}", "ok")]
+        timer = _paused(grader._workers[0].process.pid, 1.5)
+        started = time.monotonic()
+        grades = grader.grade([("\\boxed{\\frac{3}{6}}", "\\frac12"), ("\\boxed{0.25}", "\\frac14")])
+        timer.join()
+        assert time.monotonic() - started >= 1.5
+        assert grades == [Grade(True, "\\frac{3}{6}", "ok"), Grade(True, "0.25", "ok")]
+        assert grader.restarts == 0
+
+
+def test_a_worker_silent_for_the_wall_clock_limit_is_killed_whatever_its_cpu_time(monkeypatch):
+    monkeypatch.setattr(grader_module, "WALL_LIMIT_FACTOR", 4)
+    with Grader(workers=1, timeout_s=0.25) as grader:
+        grader.grade([("\\boxed{\\frac{2}{4}}", "\\frac12")])
+        timer = _paused(grader._workers[0].process.pid, 30.0)
+        started = time.monotonic()
+        grades = grader.grade([("\\boxed{\\frac{3}{6}}", "\\frac12")])
+        timer.cancel()
+        assert 1.0 <= time.monotonic() - started < 10.0
+        assert grades == [Grade(False, "\\frac{3}{6}", "timeout")]
+        assert grader.restarts == 1
+
+
+def test_cpu_seconds_reads_a_process_cpu_time():
+    spent = time.process_time()
+    assert abs(cpu_seconds(os.getpid()) - spent) < 0.1
+    assert cpu_seconds(2**22 + 12345) is None  # no such process
