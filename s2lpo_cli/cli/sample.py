@@ -9,9 +9,10 @@ import typer
 
 from s2lpo_cli.cli.options import SetOpt
 from s2lpo_cli.console import err, out, progress_enabled
-from s2lpo_cli.engines.factory import ENGINE_KINDS
+from s2lpo_cli.engines.factory import ENGINE_KINDS, RAY_BACKENDS
 
 EngineKind = Enum("EngineKind", {k: k for k in ENGINE_KINDS}, type=str)
+RayBackendKind = Enum("RayBackendKind", {k: k for k in RAY_BACKENDS}, type=str)
 
 EPILOG = (
     "Examples: s2lpo sample --explorer Qwen3-1.7B  (the recipe naming it: 1.7b_8b)  |  "
@@ -59,6 +60,13 @@ def sample(
             help="embedded (torch, CPU or one GPU), vllm (GPUs), ray (Ray Data on a cluster). Default: vllm for verl recipes, else embedded.",
         ),
     ] = None,
+    ray_backend: Annotated[
+        RayBackendKind,
+        typer.Option(
+            "--ray-backend",
+            help="ray: the engine on the workers: vllm (vLLM; its CPU build on a cluster without GPUs), embedded, or auto (vllm with GPUs, else embedded).",
+        ),
+    ] = RayBackendKind.auto,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first K prompts.")] = None,
     force: Annotated[
         bool,
@@ -84,13 +92,13 @@ def sample(
     ] = False,
     dtype: Annotated[
         str | None,
-        typer.Option("--dtype", help="vllm: model dtype (float32, bfloat16, auto). Default: float32 on CPU, auto on GPU."),
+        typer.Option("--dtype", help="vllm (and ray with vLLM): model dtype (float32, bfloat16, auto). Default: float32 on CPU, auto on GPU."),
     ] = None,
     kv_cache_gib: Annotated[
         float | None,
         typer.Option(
             "--kv-cache-gib",
-            help="vllm: KV-cache size in GiB. Default on CPU: a quarter of the free memory, at most 4; on GPU: from gpu_memory_utilization.",
+            help="vllm (and ray with vLLM): KV-cache size in GiB. Default on CPU: a quarter of the free memory, at most 4; on GPU: from gpu_memory_utilization.",
         ),
     ] = None,
     shard_size: Annotated[
@@ -133,6 +141,7 @@ def sample(
         output=output,
         n=n,
         engine=engine.value if engine else None,
+        ray_backend=ray_backend.value,
         limit=limit,
         seed=seed,
         force=force,

@@ -35,6 +35,7 @@ IDENTITY_KEYS = (
     "prompt",
     "shard_prompts",
     "engine",
+    "ray_backend",  # ray stores only: vLLM and embedded engines draw different samples
 )
 
 

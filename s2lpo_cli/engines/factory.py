@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from s2lpo_cli.engines.base import Engine
 from s2lpo_cli.errors import UserError
@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     from s2lpo_cli.engines.vllm_settings import VLLMSettings
 
 ENGINE_KINDS = ("embedded", "vllm", "ray")
+RayBackend = Literal["auto", "vllm", "embedded"]  # auto: vLLM on a cluster with GPUs, else embedded
+RAY_BACKENDS: tuple[RayBackend, ...] = ("auto", "vllm", "embedded")
 
 
 def make_engine(
@@ -23,10 +25,14 @@ def make_engine(
     max_model_len: int | None = None,
     seed: int = 0,
     vllm_settings: VLLMSettings | None = None,
+    ray_backend: RayBackend = "auto",
+    vllm_dtype: str | None = None,
+    kv_cache_gib: float | None = None,
 ) -> Engine:
     """embedded: torch in this process (CPU or one GPU); vllm: vLLM on this machine's GPUs or CPU;
-    ray: Ray Data on the cluster at RAY_ADDRESS (or a local one). `vllm_settings` (vllm only) overrides
-    the settings the other arguments give."""
+    ray: Ray Data on the cluster at RAY_ADDRESS (or a local one), with `ray_backend`'s engines. `vllm_settings`
+    (vllm only) overrides the settings the other arguments give; `vllm_dtype` and `kv_cache_gib` are the ray
+    engine's vLLM choices."""
     from s2lpo_cli.engines.loading import check_model_path
 
     if kind not in ENGINE_KINDS:
@@ -51,6 +57,9 @@ def make_engine(
 
     return RayEngine(
         model,
+        backend=ray_backend,
+        dtype=vllm_dtype,
+        kv_cache_gib=kv_cache_gib,
         tensor_parallel_size=tensor_parallel_size,
         gpu_memory_utilization=gpu_memory_utilization,
         max_model_len=max_model_len,

@@ -3,8 +3,10 @@
 Each prompt is rendered here with the model's own chat template (so `enable_thinking` applies) and exploded
 into n rows of one completion each, row k seeded `seed + k` (the seeds vLLM would give the n children of one
 request, and the seeds the embedded engine uses), because Ray's vLLM stage keeps only a request's first
-output. On a cluster with GPUs the rows go through `ray.data.llm`'s vLLM processor; on CPU-only clusters
-through actors that each hold an embedded engine. Both return the same rows, regrouped per prompt here.
+output. The rows go through `ray.data.llm`'s vLLM processor (backend `vllm`: on GPUs, or vLLM's CPU build on
+CPU workers, with the same CPU settings as the vllm engine) or through actors that each hold an embedded
+engine (backend `embedded`); `auto` takes vLLM on a cluster with GPUs, else embedded. Both return the same
+rows, regrouped per prompt here.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from collections import defaultdict
 from typing import Any
 
 from s2lpo_cli.engines.base import ChatMessages, Completion, PromptOutput, SamplingParams
+from s2lpo_cli.engines.factory import RAY_BACKENDS, RayBackend
 from s2lpo_cli.engines.vllm_engine import LOGPROBS_MODE, request_kwargs, sampled_logprob
+from s2lpo_cli.engines.vllm_settings import VLLMSettings
 from s2lpo_cli.extras import require
 from s2lpo_cli.prompting import encode_prompt
 
@@ -107,50 +111,64 @@ def vllm_postprocess(stop_ids: set[int]):
     return postprocess
 
 
-def vllm_engine_kwargs(
-    tensor_parallel_size: int, gpu_memory_utilization: float, max_model_len: int | None
-) -> dict:
-    kwargs = {
-        "tensor_parallel_size": tensor_parallel_size,
-        "gpu_memory_utilization": gpu_memory_utilization,
-        "logprobs_mode": LOGPROBS_MODE,
-    }
-    if max_model_len is not None:
-        kwargs["max_model_len"] = max_model_len
-    return kwargs
-
-
 class RayEngine:
-    """Samples on a Ray cluster (the one at RAY_ADDRESS, or a local one), with vLLM on GPU nodes or
-    embedded engines on CPU workers. `workers` is the number of engine replicas; by default one per
-    `tensor_parallel_size` GPUs of the cluster, or one per two CPUs on a cluster without GPUs."""
+    """Samples on a Ray cluster (the one at RAY_ADDRESS, or a local one) with vLLM or embedded engines
+    (`backend`, see the module's docstring). `workers` is the number of engine replicas; by default one per
+    `tensor_parallel_size` GPUs of the cluster, or one per two CPUs on a cluster without GPUs. `dtype` and
+    `kv_cache_gib` are vLLM's, with the vllm engine's defaults for the device (engines/vllm_settings.py)."""
 
     def __init__(
         self,
         model: str,
         *,
+        backend: RayBackend = "auto",
         workers: int | None = None,
         batch_size: int = 64,
         tensor_parallel_size: int = 1,
         gpu_memory_utilization: float = 0.9,
         max_model_len: int | None = None,
-        use_gpus: bool | None = None,
+        dtype: str | None = None,
+        kv_cache_gib: float | None = None,
     ):
         from s2lpo_cli.engines.embedded import stop_token_ids
         from s2lpo_cli.engines.loading import load_tokenizer
 
+        if backend not in RAY_BACKENDS:
+            raise ValueError(f"backend {backend!r}: choose one of {', '.join(RAY_BACKENDS)}")
         self.ray = require("ray", "the ray engine")
         require("ray.data", "the ray engine")
         self.model = model
+        self.backend = backend
         self.tokenizer = load_tokenizer(model)
         self.workers = workers
         self.batch_size = batch_size
-        self.engine_kwargs = vllm_engine_kwargs(tensor_parallel_size, gpu_memory_utilization, max_model_len)
-        self.use_gpus = use_gpus
+        self.vllm_choices = {
+            "dtype": dtype,
+            "kv_cache_gib": kv_cache_gib,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "tensor_parallel_size": tensor_parallel_size,
+            "max_model_len": max_model_len,
+        }
         self.stop_ids = stop_token_ids(_generation_config(model), self.tokenizer)
 
     def encode(self, messages: ChatMessages, enable_thinking: bool) -> list[int]:
         return encode_prompt(self.tokenizer, messages, enable_thinking)
+
+    def vllm_settings(self, gpus: bool) -> VLLMSettings:
+        """The vLLM settings of the replicas, for GPU workers or CPU ones; CPU: the KV cache is checked
+        against this machine's memory (the workers' is not known here)."""
+        from s2lpo_cli.engines.vllm_settings import (
+            available_memory_gib,
+            check_kv_cache,
+            model_config_of,
+            resolve_vllm_settings,
+        )
+
+        config = model_config_of(self.model)
+        settings = resolve_vllm_settings(model_config=config, cuda=gpus, **self.vllm_choices)
+        if not gpus:
+            check_kv_cache(settings, config, available_memory_gib())
+        return settings
 
     def generate(
         self, prompts: list[ChatMessages], params: SamplingParams, seeds: list[int] | None = None
@@ -162,17 +180,17 @@ class RayEngine:
         ids = [self.encode(m, params.enable_thinking) for m in prompts]
         dataset = self.ray.data.from_items(explode(ids, params, seeds))
         resources = self.ray.cluster_resources()
-        gpus = self.use_gpus if self.use_gpus is not None else resources.get("GPU", 0) > 0
+        gpus = resources.get("GPU", 0) > 0
         replicas = self.workers or max(
             1,
             int(
-                resources.get("GPU", 0) // self.engine_kwargs["tensor_parallel_size"]
+                resources.get("GPU", 0) // self.vllm_choices["tensor_parallel_size"]
                 if gpus
                 else resources.get("CPU", 1) // 2
             ),
         )
-        if gpus:
-            dataset = self._through_vllm(dataset, params, replicas)
+        if self.backend == "vllm" or (self.backend == "auto" and gpus):
+            dataset = self._through_vllm(dataset, params, self.processor_config(replicas, gpus))
         else:
             dataset = dataset.map_batches(
                 EmbeddedWorker,
@@ -183,24 +201,35 @@ class RayEngine:
             )
         return regroup(ids, dataset.take_all())
 
-    def processor_config(self, replicas: int) -> Any:
-        """The `ray.data.llm` vLLM processor config: prompts arrive tokenized, vLLM detokenizes."""
-        llm = require("ray.data.llm", "the ray engine on GPUs")
+    def processor_config(self, replicas: int, gpus: bool = True) -> Any:
+        """The `ray.data.llm` vLLM processor config: prompts arrive tokenized, vLLM detokenizes. Without
+        GPUs each replica holds one CPU of the cluster and vLLM's CPU settings. No engine metrics: their
+        exporter needs Ray Serve, which the `ray` extra does not install."""
+        llm = require("ray.data.llm", "the ray engine with vLLM")
+        cpu_only: dict[str, Any] = {}
+        if not gpus:
+            cpu_only = {
+                "placement_group_config": {"bundles": [{"CPU": 1}]},
+                # vLLM would pin the replica to one core of a node that other Ray tasks share.
+                "runtime_env": {"env_vars": {"VLLM_CPU_OMP_THREADS_BIND": "nobind"}},
+            }
         return llm.vLLMEngineProcessorConfig(
             model_source=self.model,
-            engine_kwargs=self.engine_kwargs,
+            engine_kwargs={**self.vllm_settings(gpus).engine_kwargs(), "logprobs_mode": LOGPROBS_MODE},
             batch_size=self.batch_size,
             concurrency=replicas,
             chat_template_stage=False,  # prompts are rendered here (its stage takes no enable_thinking)
             tokenize_stage=False,
             detokenize_stage=False,
+            log_engine_metrics=False,
+            **cpu_only,
         )
 
-    def _through_vllm(self, dataset: Any, params: SamplingParams, replicas: int) -> Any:
+    def _through_vllm(self, dataset: Any, params: SamplingParams, config: Any) -> Any:
         from ray.data.llm import build_processor
 
         processor = build_processor(
-            self.processor_config(replicas),
+            config,
             preprocess=vllm_preprocess(params),
             postprocess=vllm_postprocess(self.stop_ids),
         )

@@ -28,12 +28,13 @@ class SampleJob:
     max_prompt_tokens: int | None = None
     skip_long_prompts: bool = False  # leave out prompts over max_prompt_tokens instead of refusing the run
     engine: str = "embedded"
+    ray_backend: str = "auto"  # ray: auto, vllm or embedded (engines/ray_engine.py)
     device: str = "auto"
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.9
     max_model_len: int | None = None
     vllm_dtype: str | None = None  # vllm: None = the device's default (float32 on CPU)
-    kv_cache_gib: float | None = None  # vllm: None = the device's default (see engines/vllm_settings.py)
+    kv_cache_gib: float | None = None  # vllm (and ray with vLLM): None = the device's default (see engines/vllm_settings.py)
     shard_prompts: int = SHARD_PROMPTS["embedded"]
     force: bool = False
 

@@ -109,6 +109,7 @@ def build_manifest(
         },
         "shard_prompts": job.shard_prompts,
         "engine": job.engine,
+        **({"ray_backend": job.ray_backend} if job.engine == "ray" else {}),
         "versions": _versions(job.engine),
         **({"vllm": vllm_settings.record()} if vllm_settings is not None else {}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -204,6 +205,9 @@ def run_sampling(
             max_model_len=job.max_model_len,
             seed=job.seed,
             vllm_settings=vllm_settings,
+            ray_backend=job.ray_backend,
+            vllm_dtype=job.vllm_dtype,
+            kv_cache_gib=job.kv_cache_gib,
         )
         with nullcontext(grader) if grader is not None else Grader() as grading:
             if on_start:

@@ -73,7 +73,29 @@ def test_ray_vllm_processor_config(random_lm_dir):
     assert config.engine_kwargs["logprobs_mode"] == "processed_logprobs"
     assert config.engine_kwargs["max_model_len"] == 256
     assert not config.chat_template_stage and not config.tokenize_stage
+    assert not config.log_engine_metrics  # its exporter imports Ray Serve, which the ray extra lacks
     assert engine.stop_ids == {engine.tokenizer.convert_tokens_to_ids("<|im_end|>")}
+
+
+def test_ray_vllm_processor_config_on_cpu_workers(random_lm_dir):
+    """A cluster without GPUs: one CPU per replica and the vllm engine's CPU settings (float32, eager, no
+    chunked prefill, a fixed KV cache), vLLM not pinned to one core."""
+    pytest.importorskip("ray.data.llm")
+    from s2lpo_cli.engines.ray_engine import RayEngine
+
+    engine = RayEngine(str(random_lm_dir), backend="vllm", kv_cache_gib=1.5, max_model_len=256)
+    config = engine.processor_config(replicas=2, gpus=False)
+    bundles = dict(config.placement_group_config)["bundles"]
+    assert [b["CPU"] for b in bundles] == [1] and not any(b.get("GPU") for b in bundles)
+    assert config.runtime_env["env_vars"]["VLLM_CPU_OMP_THREADS_BIND"] == "nobind"
+    kwargs = config.engine_kwargs
+    assert kwargs["dtype"] == "float32" and kwargs["enforce_eager"] and not kwargs["enable_chunked_prefill"]
+    assert kwargs["kv_cache_memory_bytes"] == int(1.5 * 2**30)
+    assert kwargs["logprobs_mode"] == "processed_logprobs"
+    gpu = engine.processor_config(replicas=2, gpus=True)
+    assert gpu.placement_group_config is None and gpu.engine_kwargs["dtype"] == "auto"
+    with pytest.raises(ValueError, match="backend 'sglang'"):
+        RayEngine(str(random_lm_dir), backend="sglang")
 
 
 @pytest.mark.ray

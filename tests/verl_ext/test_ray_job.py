@@ -28,7 +28,7 @@ import verl
 from hydra import compose, initialize_config_dir
 from verl.trainer.main_ppo import run_ppo
 
-SEEN = sys.argv[2]  # the actor's own sys.argv is Ray's worker command line
+SEEN = {seen!r}  # written into the script: in a Ray worker, sys.argv is the worker's command line
 
 
 @ray.remote(num_cpus=0)
@@ -63,11 +63,11 @@ def test_submitted_job_starts_verl_ray_init_and_every_actor_sees_the_metrics_log
                                   f"output.run_dir={tmp_path / 'run'}"])
     paths = VerlPaths.for_run(recipe.output.run_dir)
     (tmp_path / "overrides.json").write_text(json.dumps(verl_overrides(recipe, paths)))
-    (tmp_path / "probe.py").write_text(PROBE)
     seen = tmp_path / "seen.txt"
+    (tmp_path / "probe.py").write_text(PROBE.replace("{seen!r}", repr(str(seen))))
     _, runtime_env = ray_job(Path(recipe.output.run_dir))
     client = JobSubmissionClient(job_server)
-    job = client.submit_job(entrypoint=f"{sys.executable} {tmp_path / 'probe.py'} {tmp_path / 'overrides.json'} {seen}",
+    job = client.submit_job(entrypoint=f"{sys.executable} {tmp_path / 'probe.py'} {tmp_path / 'overrides.json'}",
                             runtime_env=runtime_env)
     deadline = time.monotonic() + 240
     while (status := client.get_job_status(job)) not in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED):
