@@ -190,6 +190,8 @@ class RayEngine:
             ),
         )
         if self.backend == "vllm" or (self.backend == "auto" and gpus):
+            # Checked here: Ray Data imports vLLM only in its workers, where a missing one fails the job late.
+            require("vllm", "the ray engine's vLLM backend")
             dataset = self._through_vllm(dataset, params, self.processor_config(replicas, gpus))
         else:
             dataset = dataset.map_batches(

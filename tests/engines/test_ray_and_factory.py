@@ -1,3 +1,5 @@
+import importlib.util
+
 import pytest
 
 from s2lpo_cli.engines.base import SamplingParams
@@ -96,6 +98,21 @@ def test_ray_vllm_processor_config_on_cpu_workers(random_lm_dir):
     assert gpu.placement_group_config is None and gpu.engine_kwargs["dtype"] == "auto"
     with pytest.raises(ValueError, match="backend 'sglang'"):
         RayEngine(str(random_lm_dir), backend="sglang")
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed")
+def test_ray_vllm_backend_without_vllm_names_the_extra_before_any_ray_data_job(random_lm_dir):
+    ray = pytest.importorskip("ray")
+    from s2lpo_cli.engines.ray_engine import RayEngine
+    from s2lpo_cli.errors import MissingExtraError
+
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        with pytest.raises(MissingExtraError, match=r"vLLM backend needs the 'vllm' package.*s2lpo\[vllm\]"):
+            RayEngine(str(random_lm_dir), backend="vllm").generate(PROMPTS, SamplingParams(n=1, max_tokens=4))
+    finally:
+        ray.shutdown()
 
 
 @pytest.mark.ray
