@@ -157,18 +157,9 @@ class RayEngine:
     def vllm_settings(self, gpus: bool) -> VLLMSettings:
         """The vLLM settings of the replicas, for GPU workers or CPU ones; CPU: the KV cache is checked
         against this machine's memory (the workers' is not known here)."""
-        from s2lpo_cli.engines.vllm_settings import (
-            available_memory_gib,
-            check_kv_cache,
-            model_config_of,
-            resolve_vllm_settings,
-        )
+        from s2lpo_cli.engines.vllm_settings import checked_settings
 
-        config = model_config_of(self.model)
-        settings = resolve_vllm_settings(model_config=config, cuda=gpus, **self.vllm_choices)
-        if not gpus:
-            check_kv_cache(settings, config, available_memory_gib())
-        return settings
+        return checked_settings(self.model, cuda=gpus, **self.vllm_choices)
 
     def generate(
         self, prompts: list[ChatMessages], params: SamplingParams, seeds: list[int] | None = None

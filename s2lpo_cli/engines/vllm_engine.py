@@ -10,13 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from s2lpo_cli.engines.base import ChatMessages, Completion, PromptOutput, SamplingParams
-from s2lpo_cli.engines.vllm_settings import (
-    VLLMSettings,
-    available_memory_gib,
-    check_kv_cache,
-    model_config_of,
-    resolve_vllm_settings,
-)
+from s2lpo_cli.engines.vllm_settings import VLLMSettings, checked_settings
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.extras import require
 
@@ -98,10 +92,7 @@ class VLLMEngine:
 
         vllm = require("vllm", "the vllm engine")
         check_logprobs_mode(vllm)
-        config = model_config_of(model)
-        settings = settings or resolve_vllm_settings(model_config=config)
-        if settings.device == "cpu":
-            check_kv_cache(settings, config, available_memory_gib())
+        settings = checked_settings(model, settings)
         if settings.in_process:
             os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
             # vLLM would pin this whole process (grader pool, trainer and all) to one core.

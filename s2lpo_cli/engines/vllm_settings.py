@@ -152,3 +152,13 @@ def model_config_of(model: str) -> Any:
         return AutoConfig.from_pretrained(model)
     except (OSError, ValueError) as exc:
         raise UserError(f"{model}: cannot read its config ({exc})") from exc
+
+
+def checked_settings(model: str, settings: VLLMSettings | None = None, **choices: Any) -> VLLMSettings:
+    """The settings vLLM starts `model` with: `settings`, else `choices` (resolve_vllm_settings's) over the
+    device's defaults; on CPU the KV cache is checked against this machine's free memory."""
+    config = model_config_of(model)
+    settings = settings or resolve_vllm_settings(model_config=config, **choices)
+    if settings.device == "cpu":
+        check_kv_cache(settings, config, available_memory_gib())
+    return settings
