@@ -6,7 +6,7 @@
   `0.1` and `\\frac{1}{10}`; an answer that carries its own percent sign is read in percent (`0.1\\%` is wrong).
 - A sequence written with an ellipsis (`1, 2, \\ldots, n`) is compared as text, spaces and the ellipsis
   command aside: math-verify reads such answers as a single number (Math-Verify issue #14).
-- `\\mathrm{e}` is Euler's number `e` (Math-Verify issue #14: unparsed, it cut `1 - \\frac{1}{\\mathrm{e}}` short).
+- Text rewrites first, gold and answer alike (rewrite.py): `\\mathrm{e}`, digit groups, percent words.
 Like equivalence.py, these run in grading worker processes (no signal timeouts).
 """
 
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from sympy import FiniteSet, Interval, Tuple
 
 from s2lpo_cli.grading.equivalence import equivalent, parse_boxed
+from s2lpo_cli.grading.rewrite import normalize_text
 
 _PERCENT = re.compile(r"\\?%")
 _ELLIPSIS = re.compile(r"\\(?:ldots|cdots|dots)\b|\.\.\.|…")
-_MATHRM_E = re.compile(r"\\mathrm\s*\{\s*e\s*\}")
 _SIZING = re.compile(r"\\(?:left|right|big|Big|bigl|bigr|Bigl|Bigr)\b")
 
 
@@ -32,11 +32,6 @@ class Gold:
     text: str
     parsed: list
     fraction: list | None = None  # `10\%` also read as 10/100
-
-
-def normalize_text(text: str) -> str:
-    """Text rewrites made before parsing (gold and answer alike): `\\mathrm{e}` becomes `e`."""
-    return _MATHRM_E.sub("e", text)
 
 
 def _has_percent(text: str) -> bool:

@@ -4,6 +4,7 @@ different rules are never compared silently. Raise it whenever a rule changes a 
 1: last box, math-verify with the exact-number rule, percent sign dropped.
 2: a tuple is not a set; a percent gold also accepts its fraction (10\\% = 0.1); the multiple-choice
    grader; the Math-Verify false verdicts adopted in POLICY.md.
+3: digit groups (`10\\,000`, `1 000`) are one number; percent words are a percent sign.
 """
 
-RULES_VERSION = 2
+RULES_VERSION = 3
