@@ -5,6 +5,9 @@ Rules (see POLICY.md):
   while thinking) drops everything from it on, so an answer guessed mid-thought never counts.
 - The last non-empty `\\boxed{...}` (or `\\fbox{...}`) whose braces close wins; a box cut off by truncation is
   skipped. Escaped braces `\\{` `\\}` do not count as grouping. `\\boxed 5` (no braces) is read too.
+- Boxes written one after the other, joined only by commas, semicolons, "and", spacing or math delimiters
+  (`\\boxed{(2, 2)} \\quad\\text{and}\\quad \\boxed{(6, 2)}`), are one answer: their contents as a list. Any other
+  text between two boxes (a word such as "or", a sentence) ends the answer at the last box.
 - Without a box, the last "the answer is X" phrase gives X (math delimiters, bold and a final period removed).
 """
 
@@ -13,6 +16,10 @@ from __future__ import annotations
 import re
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\b")
+# What may stand between two boxes of one answer: commas, semicolons, "and", spacing, math delimiters.
+_JOINER = re.compile(
+    r"(?:\s|[,;$]|\\[()\[\],;: ]|\\q?quad\b|\band\b|\\text\s*\{\s*(?:and|,)?\s*\})*"
+)
 _ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*", re.IGNORECASE)
 
 
@@ -44,19 +51,34 @@ def _braced(text: str, start: int) -> str | None:
     return None
 
 
+def _box(text: str, match: re.Match) -> tuple[int, str] | None:
+    """The end and content of the box opening at match, or None when it never closes or is empty."""
+    rest = match.end()
+    stripped = text[rest:].lstrip()
+    opened = len(text) - len(stripped)
+    if stripped.startswith("{"):
+        content = _braced(text, opened)
+        end = opened + len(content) + 2 if content is not None else rest
+    else:  # `\boxed 5`: one token
+        token = re.match(r"[^\s$]+", stripped) if rest < len(text) and text[rest].isspace() else None
+        content = token.group(0) if token else None
+        end = opened + len(content) if content is not None else rest
+    return (end, content.strip()) if content is not None and content.strip() else None
+
+
 def last_boxed(text: str) -> str | None:
-    """Content of the last complete, non-empty \\boxed{} in text."""
+    """The final answer given in boxes: the last complete, non-empty box, with the boxes joined to it."""
+    answer: list[str] = []
+    start = len(text)
     for match in reversed(list(_BOX.finditer(text))):
-        rest = match.end()
-        stripped = text[rest:].lstrip()
-        if stripped.startswith("{"):
-            content = _braced(text, len(text) - len(stripped))
-        else:  # `\boxed 5`: one token
-            token = re.match(r"[^\s$]+", stripped) if rest < len(text) and text[rest].isspace() else None
-            content = token.group(0) if token else None
-        if content is not None and content.strip():
-            return content.strip()
-    return None
+        box = _box(text, match)
+        if box is None and not answer:
+            continue  # a box cut off by truncation, or an empty one, after the answer
+        if box is None or (answer and (box[0] > start or not _JOINER.fullmatch(text[box[0]:start]))):
+            break  # before the answer: an empty box, a box around it, or text that does not join
+        answer.insert(0, box[1])
+        start = match.start()
+    return ", ".join(answer) if answer else None
 
 
 def _clean_phrase(rest: str) -> str | None:

@@ -4,7 +4,8 @@ different rules are never compared silently. Raise it whenever a rule changes a 
 1: last box, math-verify with the exact-number rule, percent sign dropped.
 2: a tuple is not a set; a percent gold also accepts its fraction (10\\% = 0.1); the multiple-choice
    grader; the Math-Verify false verdicts adopted in POLICY.md.
-3: digit groups (`10\\,000`, `1 000`) are one number; percent words are a percent sign.
+3: digit groups (`10\\,000`, `1 000`) are one number; percent words are a percent sign; boxes joined by
+   commas or "and" are one answer (a list); a letter marked `B.`, `B)` or `(B)` picks its choice.
 """
 
 RULES_VERSION = 3

@@ -49,6 +49,25 @@ def test_answer_is_fallback(text, expected):
     assert extract_answer(text) == expected
 
 
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("\\boxed{1}, \\boxed{2}", "1, 2"),
+        ("$$\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}$$", "(2, 2), (6, 2)"),
+        ("\\boxed{1} and \\boxed{2} and \\boxed{3}", "1, 2, 3"),
+        ("\\[ \\boxed{-2} \\quad \\text{and} \\quad \\boxed{1}. \\]", "-2, 1"),
+        ("$\\boxed{1}$; $\\boxed{2}$", "1, 2"),
+        ("\\boxed{1} or \\boxed{2}", "2"),  # a hedge: only the last box
+        ("\\boxed{1}. So \\boxed{2}", "2"),  # a sentence between
+        ("$y_1 = \\boxed{a}$ and $y_2 = \\boxed{b}$", "b"),  # text that is not a joiner
+        ("\\boxed{1} \\boxed{} \\boxed{2}", "2"),  # an empty box between
+        ("\\boxed{\\boxed{1}}", "1"),  # a box inside a box
+    ],
+)
+def test_boxes_joined_by_commas_or_and_are_one_answer(text, expected):
+    assert extract_answer(text) == expected
+
+
 def test_last_boxed_skips_unclosed_box():
     assert last_boxed("\\boxed{a} \\boxed{b") == "a"
     assert last_boxed("\\boxed{b") is None

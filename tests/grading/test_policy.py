@@ -49,12 +49,13 @@ def test_rounding_rule_has_limits():
     assert judged("\\frac{1}{3}", "0.3333") is False
 
 
-def test_only_the_last_box_counts():
+def test_boxes_one_after_the_other_are_one_answer_and_a_hedge_gains_nothing():
     response = "The solutions are \\boxed{1}, \\boxed{2}"
-    assert parse(response)[0] == parse_boxed("1,2")[0]  # math-verify alone merges the boxes into {1, 2}
-    assert extract_answer(response) == "2"
-    assert judged("1, 2", extract_answer(response)) is False
-    assert judged("2", extract_answer(response)) is True
+    assert extract_answer(response) == "1, 2"
+    assert judged("1, 2", extract_answer(response)) is True
+    assert judged("2", extract_answer(response)) is False  # two answers to a one-answer question
+    hedge = "It is \\boxed{1} or \\boxed{2}"  # "or" does not join: the last box alone
+    assert extract_answer(hedge) == "2"
 
 
 @pytest.mark.parametrize(
