@@ -1,9 +1,11 @@
 """The multiple-choice grader: which choice a response picks, compared with the gold letter.
 
 Accepted forms of an answer (in a `\\boxed{}`, after "the answer is", or as the response's last line):
-`B`, `(B)`, `B.`, `B)`, `\\text{B}`, `\\textbf{B}`, the choice's text, or a letter with its own text
-(`(B) ice cream`). A letter with another choice's text, several letters, or anything else picks nothing:
-wrong. Pure string work, no math-verify: it runs in this process. Rules in POLICY.md.
+`B`, `(B)`, `B.`, `B)`, `B:`, `\\text{B}`, `\\textbf{B}`, the choice's text, a letter with its own text
+(`B ice cream`), or an answer that opens with a marked letter (`B. a river`, `B) river`, `(B) river`): the
+marked letter picks its choice unless the text after it is another choice's text. A letter with another
+choice's text, several letters, or anything else picks nothing: wrong. Pure string work, no math-verify: it
+runs in this process. Rules in docs/grading-policy.md.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from s2lpo_cli.grading.extract import extract_answer, strip_think
 from s2lpo_cli.grading.grader import Grade
 
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|mathrm|mathbf|textit)\s*\{([^{}]*)\}")
-_LETTER = re.compile(r"^\(?([A-Za-z])\)?\s*(?:[.:)]\s*|\s+|$)(.*)$", re.DOTALL)
+# A letter, marked `(B)`, `B.`, `B)`, `B:` or not, then the rest of the answer.
+_LETTER = re.compile(r"^(?:\(([A-Za-z])\)|([A-Za-z])\s*[.:)])\s*(.*)$|^([A-Za-z])(?:\s+(.*))?$", re.DOTALL)
 
 
 def _plain(text: str) -> str:
@@ -42,10 +45,16 @@ def choice_of(answer: str, choices: dict[str, str]) -> str | None:
     match = _LETTER.match(text)
     if match is None:
         return None
-    label, rest = match.group(1).upper(), _plain(match.group(2))
+    bracketed, dotted, marked_rest, bare, bare_rest = match.groups()
+    label = (bracketed or dotted or bare).upper()
+    rest = _plain((marked_rest if bare is None else bare_rest) or "")
     if label not in choices:
         return None
-    return label if not rest or _same_text(rest, choices[label]) else None
+    if not rest or _same_text(rest, choices[label]):
+        return label
+    marked = bare is None
+    names_another = any(_same_text(rest, other) for key, other in choices.items() if key != label)
+    return label if marked and not names_another else None
 
 
 def _last_line(text: str) -> str | None:

@@ -64,6 +64,35 @@ def test_anything_else_picks_nothing_and_is_wrong(response):
     assert choice_of(grade.extracted, CHOICES) is None
 
 
+RIVER = {"A": "bank", "B": "river", "C": "lake", "D": "ocean", "E": "a puddle"}
+
+
+@pytest.mark.parametrize(
+    "response, verdict",
+    [  # an answer that opens with a marked letter: the letter decides, unless its text names another choice
+        ("B. a river", "B"),
+        ("B) river", "B"),
+        ("(B) river", "B"),
+        ("B: a river", "B"),
+        ("(B) a river.", "B"),
+        ("b) River", "B"),
+        ("Fish live in flowing water.\nB. a river", "B"),
+        ("\\boxed{B. a river}", "B"),
+        ("The answer is (B) a river", "B"),
+        ("B. a flowing river", "B"),  # not another choice's text: the letter decides
+        ("(C) a river", "C"),  # the letter decides: C, wrong
+        ("B. lake", None),  # a letter with another choice's text
+        ("(B) a puddle", None),
+        ("B a river", None),  # no mark: a bare letter needs its own text (\"A dog\" is not the letter A)
+        ("F. a river", None),  # not a label of this question
+    ],
+)
+def test_answers_opening_with_a_marked_letter(response, verdict):
+    grade = grade_choice(response, "B", RIVER)
+    assert (choice_of(grade.extracted, RIVER) if grade.extracted else None) == verdict
+    assert grade.correct is (verdict == "B")
+
+
 def test_no_answer_at_all():
     for response in ("I am not sure.", "", "<think>it could be B"):
         grade = grade_choice(response, "B", CHOICES)
