@@ -54,6 +54,11 @@ class _Job:
     items: list[tuple[int, str]]  # (index of the pair, extracted answer)
 
 
+# `python -m` would put the working folder first on sys.path: a checkout there (another version of
+# s2lpo_cli) would grade instead of the code this process runs. `-c` with that entry removed does not.
+_WORKER_MAIN = "import sys; del sys.path[0]; from s2lpo_cli.grading.worker import main; main(sys.argv[1:])"
+
+
 def _worker_env() -> dict[str, str]:
     """The worker imports s2lpo_cli from wherever this process did, installed or not."""
     root = str(Path(__file__).resolve().parents[2])
@@ -78,7 +83,7 @@ class _Worker:
         from_worker, to_parent = os.pipe()
         from_parent, to_worker = os.pipe()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "s2lpo_cli.grading.worker", str(from_parent), str(to_parent)],
+            [sys.executable, "-c", _WORKER_MAIN, str(from_parent), str(to_parent)],
             pass_fds=(from_parent, to_parent),
             stdin=subprocess.DEVNULL,
             env=_worker_env(),

@@ -1,6 +1,6 @@
 """The grading worker process: parses each gold once, then judges answers one by one.
 
-Run as `python -m s2lpo_cli.grading.worker READ_FD WRITE_FD` by grader.py. Protocol over two pipes:
+Started by grader.py as `main([READ_FD, WRITE_FD])` (or `python -m s2lpo_cli.grading.worker READ_FD WRITE_FD`). Protocol over two pipes:
 the worker says `("ready", cpu)` once imported; the parent sends a job `(gold, [answer, ...])`; the worker
 replies `("gold", ok, cpu)` once the gold is parsed, then `("answer", correct, status, cpu)` for each answer
 in order. `cpu` is the CPU time this process has used so far: the parent's clock for the next reply. It
@@ -56,5 +56,10 @@ def serve(inbox: Connection, outbox: Connection) -> None:
             outbox.send(("answer", correct, status, time.process_time()))
 
 
+def main(argv: list[str]) -> None:
+    """Serve over the two pipe descriptors READ_FD WRITE_FD the parent passed."""
+    serve(Connection(int(argv[0]), writable=False), Connection(int(argv[1]), readable=False))
+
+
 if __name__ == "__main__":
-    serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
+    main(sys.argv[1:])

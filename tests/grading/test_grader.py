@@ -119,3 +119,35 @@ def test_cpu_seconds_reads_a_process_cpu_time():
     spent = time.process_time()
     assert abs(cpu_seconds(os.getpid()) - spent) < 0.1
     assert cpu_seconds(2**22 + 12345) is None  # no such process
+
+
+FAKE_WORKER = """from multiprocessing.connection import Connection
+
+
+def main(argv):
+    inbox, outbox = Connection(int(argv[0]), writable=False), Connection(int(argv[1]), readable=False)
+    outbox.send(("ready", 0.0))
+    while True:
+        gold, answers = inbox.recv()
+        outbox.send(("gold", True, 0.0))
+        for _ in answers:
+            outbox.send(("answer", True, "ok", 0.0))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
+"""
+
+
+def test_workers_run_this_process_code_not_a_checkout_in_the_working_folder(tmp_path, monkeypatch):
+    """A folder holding another s2lpo_cli (one whose worker calls every answer right) does not grade."""
+    package = tmp_path / "s2lpo_cli" / "grading"
+    package.mkdir(parents=True)
+    (tmp_path / "s2lpo_cli" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "worker.py").write_text(FAKE_WORKER)
+    monkeypatch.chdir(tmp_path)
+    with Grader(workers=1, timeout_s=5.0) as grader:
+        assert grader.grade([("\\boxed{5}", "\\frac{1}{2}")]) == [Grade(False, "5", "ok")]
