@@ -1,6 +1,6 @@
 """The final answer of a model response: the last brace-matched \\boxed{} after any <think> block.
 
-Rules (see POLICY.md):
+Rules (see docs/grading-policy.md):
 - Reasoning is dropped first: everything up to the last `</think>`; an unclosed `<think>` (a response cut off
   while thinking) drops everything from it on, so an answer guessed mid-thought never counts.
 - The last non-empty `\\boxed{...}` (or `\\fbox{...}`) whose braces close wins; a box cut off by truncation is

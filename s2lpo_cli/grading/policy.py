@@ -1,4 +1,4 @@
-"""Grading rules v2 (POLICY.md): what the grader decides on top of math-verify's verdict.
+"""Grading rules v2 and v3 (docs/grading-policy.md): what the grader decides on top of math-verify's verdict.
 
 - An ordered pair or tuple (or interval) is not a set: `(1,2)` against `\\{1,2\\}` is wrong either way round,
   although math-verify calls them equal.

@@ -1,4 +1,4 @@
-"""Text rewrites made before an answer is parsed, gold and model answer alike (POLICY: rules v3).
+"""Text rewrites made before an answer is parsed, gold and model answer alike (docs/grading-policy.md, rules v3).
 
 - `\\mathrm{e}` is Euler's number `e` (Math-Verify issue #14: unparsed, it cut `1 - \\frac{1}{\\mathrm{e}}` short).
 - Thousands grouped with a thin space, a space, a tie or a protected comma (`10\\,000`, `1 000`, `10~000`,

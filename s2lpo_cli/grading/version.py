@@ -1,9 +1,9 @@
-"""The version of the grading rules (POLICY.md), written into every result so that results graded under
+"""The version of the grading rules (docs/grading-policy.md), written into every result so that results graded under
 different rules are never compared silently. Raise it whenever a rule changes a verdict.
 
 1: last box, math-verify with the exact-number rule, percent sign dropped.
 2: a tuple is not a set; a percent gold also accepts its fraction (10\\% = 0.1); the multiple-choice
-   grader; the Math-Verify false verdicts adopted in POLICY.md.
+   grader; the Math-Verify false verdicts adopted in the policy.
 3: digit groups (`10\\,000`, `1 000`) are one number; percent words are a percent sign; boxes joined by
    commas or "and" are one answer (a list); a letter marked `B.`, `B)` or `(B)` picks its choice.
 """

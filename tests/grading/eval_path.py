@@ -14,6 +14,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from s2lpo_cli.cli.app import app
+from s2lpo_cli.grading.extract import extract_answer
 
 
 def grade_via_eval(folder: Path, rows: list[tuple[str, str, str]]) -> dict[str, dict]:
@@ -34,6 +35,7 @@ def grade_via_eval(folder: Path, rows: list[tuple[str, str, str]]) -> dict[str, 
 _SPANS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _MATH_DELIMITER = re.compile(r"\$|\\\(|\\\[")
 _BOX = re.compile(r"\\(?:boxed|fbox)\b")
+_ANSWER_IS = re.compile(r"answer\s+is", re.IGNORECASE)
 
 
 def _one_span(text: str) -> str | None:
@@ -47,9 +49,11 @@ def _one_span(text: str) -> str | None:
 
 
 def gold_answer(gold: str) -> str:
-    """An upstream gold as a benchmark file holds it: without the math delimiters around it."""
+    """An upstream gold as a benchmark file holds it: without the math delimiters around it; a gold written as
+    a solution (with boxes or "the answer is") as the answer it gives, as MATH's answers were taken from its boxes."""
     inner = _one_span(gold)
-    return inner if inner is not None else gold.strip()
+    answer = inner if inner is not None else gold.strip()
+    return (extract_answer(answer) or answer) if _BOX.search(answer) or _ANSWER_IS.search(answer) else answer
 
 
 def response_text(pred: str) -> str:

@@ -1,4 +1,4 @@
-"""Digit groups and percent words, graded through `s2lpo eval --responses` (rules v3, POLICY.md).
+"""Digit groups and percent words, graded through `s2lpo eval --responses` (rules v3, docs/grading-policy.md).
 
 math-verify reads `10\\,000` or `1 000` as a product (10 * 000 = 0): right against gold 0, wrong against
 10000. And it cannot read `28 percent`. The verdicts below were worked out by hand from the rules.

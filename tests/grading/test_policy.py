@@ -1,4 +1,4 @@
-"""The documented policy for math-verify's known false results (s2lpo_cli/grading/POLICY.md)."""
+"""The documented policy for math-verify's known false results (docs/grading-policy.md)."""
 
 import logging
 
