@@ -3,7 +3,7 @@
 import logging
 
 import pytest
-from math_verify import parse, verify
+from math_verify import verify
 
 from s2lpo_cli.grading.equivalence import equivalent, parse_boxed
 from s2lpo_cli.grading.extract import extract_answer
