@@ -55,8 +55,11 @@ class _Job:
 
 
 # `python -m` would put the working folder first on sys.path: a checkout there (another version of
-# s2lpo_cli) would grade instead of the code this process runs. `-c` with that entry removed does not.
-_WORKER_MAIN = "import sys; del sys.path[0]; from s2lpo_cli.grading.worker import main; main(sys.argv[1:])"
+# s2lpo_cli) would grade instead of the code this process runs. `-c` puts it there as '', removed here.
+_WORKER_MAIN = (
+    "import sys; sys.path[:] = [p for p in sys.path if p != '']; "
+    "from s2lpo_cli.grading.worker import main; main(sys.argv[1:])"
+)
 
 
 def _worker_env() -> dict[str, str]:
