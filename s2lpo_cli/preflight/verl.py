@@ -24,6 +24,7 @@ from s2lpo_cli.verl_ext.command import (
     REWARD_FUNCTION,
     REWARD_MODULE,
     VerlPaths,
+    on_cpu,
     refused_overrides,
     save_every_problem,
     verl_overrides,
@@ -151,6 +152,23 @@ def check_gpus(recipe: Recipe, ray_address: str | None) -> list[Finding]:
                     "start the workers (`ray start --address=HEAD:6379`) or lower engine.nodes/gpus_per_node")]
 
 
+def check_cpu_memory(recipe: Recipe) -> list[Finding]:
+    """A CPU run holds the target several times over in float32: refuse one that cannot fit in memory."""
+    from s2lpo_cli.verl_ext.cpu.memory import estimate_bytes, memory_available
+
+    model_dir = local_model_dir(recipe.models.target)
+    if model_dir is None:
+        return [Finding("cpu.memory_not_checked", "models.target", f"{recipe.models.target} is not a local folder: "
+                        "the CPU run's memory was not checked", "not_checked")]
+    need, available = estimate_bytes(model_dir, recipe.engine.nodes * recipe.engine.gpus_per_node), memory_available()
+    if need <= available:
+        return []
+    return [Finding("cpu.memory", "models.target",
+                    f"a CPU run of {recipe.models.target} needs about {need / 2**30:.1f} GiB (float32 weights, "
+                    f"gradients and Adam state, reference and rollout copies, verl's processes) but this machine "
+                    f"has {available / 2**30:.1f} GiB available; CPU mode is for tiny models (s2lpo tiny init)")]
+
+
 def check_context(recipe: Recipe, model_dir: Path) -> list[Finding]:
     need = recipe.data.max_prompt_tokens + recipe.rollout.max_response_tokens
     context = model_context(model_dir)
@@ -207,7 +225,7 @@ def check_verl(recipe: Recipe, ray_address: str | None, *, strict: bool) -> tupl
     """
     findings = check_engine_options(recipe)
     findings += check_composes(verl_overrides(recipe, VerlPaths.for_run(recipe.output.run_dir)))
-    findings += check_gpus(recipe, ray_address)
+    findings += check_cpu_memory(recipe) if on_cpu(recipe) else check_gpus(recipe, ray_address)
     model_dir = local_model_dir(recipe.models.target, download=strict)
     tokenizer = None
     if model_dir is None:

@@ -23,6 +23,7 @@ REWARD_FUNCTION = "compute_score"
 SAMPLER_MODULE = "pkg://s2lpo_cli.verl_ext.sampler"
 SAMPLER_CLASS = "PlannedGroupReplayBuffer"
 DEFAULT_REWARD_WORKERS = 8  # verl's reward.num_workers default
+CPU_REWARD_WORKERS = 1
 AGENT_NAME = "s2lpo_mix"  # the agent_name of training rows; validation rows use verl's single_turn_agent
 PROJECT_NAME = "s2lpo"
 _LOGGERS = {"console": "console", "jsonl": "file", "wandb": "wandb", "tensorboard": "tensorboard"}
@@ -88,7 +89,8 @@ def hydra_value(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ",".join(f"{k}:{hydra_value(v)}" for k, v in value.items()) + "}"
     text = str(value)
-    if re.fullmatch(r"[A-Za-z0-9_./:\-]+", text) and text not in ("true", "false", "null"):
+    reads_as_number = re.fullmatch(r"[-+]?(\d[\d_]*)?\.?\d*([eE][-+]?\d+)?", text) is not None
+    if re.fullmatch(r"[A-Za-z0-9_./:\-]+", text) and text not in ("true", "false", "null") and not reads_as_number:
         return text
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -139,9 +141,15 @@ def save_every_problem(recipe: Recipe) -> str | None:
     )
 
 
+def on_cpu(recipe: Recipe) -> bool:
+    """verl's trainer on this machine's CPU (`engine.device: cpu`, see `s2lpo_cli.verl_ext.cpu`)."""
+    return recipe.engine.device == "cpu"
+
+
 def reward_workers(recipe: Recipe) -> int:
     """verl's `reward.num_workers` (its default unless engine.overrides sets it), placed round-robin over the nodes."""
-    return int(recipe.engine.overrides.get("reward.num_workers", DEFAULT_REWARD_WORKERS))
+    default = CPU_REWARD_WORKERS if on_cpu(recipe) else DEFAULT_REWARD_WORKERS
+    return int(recipe.engine.overrides.get("reward.num_workers", default))
 
 
 def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
@@ -231,6 +239,11 @@ def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
             ("algorithm.rollout_correction.rollout_is", "token"),
             ("algorithm.rollout_correction.rollout_is_threshold", recipe.off_policy.is_threshold),
         ]
+    if on_cpu(recipe):
+        from s2lpo_cli.verl_ext.cpu.settings import cpu_overrides
+
+        cpu = dict(cpu_overrides(workers=e.nodes * e.gpus_per_node))
+        pairs = [(key, cpu.pop(key, value)) for key, value in pairs] + list(cpu.items())
     overrides = [f"{key}={hydra_value(value)}" for key, value in pairs]
     overrides += [f"{key}={hydra_value(value)}" for key, value in e.overrides.items()]
     return overrides
@@ -270,13 +283,23 @@ def refused_overrides(overrides: dict[str, Any]) -> list[str]:
     return problems
 
 
+def verl_env(recipe: Recipe) -> dict[str, str]:
+    """Environment the verl command needs besides the caller's: CPU mode's (see `cpu.settings.cpu_env`)."""
+    if not on_cpu(recipe):
+        return {}
+    from s2lpo_cli.verl_ext.cpu.settings import cpu_env
+
+    return cpu_env()
+
+
 def verl_command(recipe: Recipe, paths: VerlPaths, python: str | None = None) -> list[str]:
     """The full argv: `python -m verl.trainer.main_ppo OVERRIDE...`."""
     return [python or sys.executable, "-m", ENTRYPOINT, *verl_overrides(recipe, paths)]
 
 
-def shell_script(argv: list[str], metrics: Path) -> str:
-    """`command.sh`: the command, one override per line; $PYTHON picks the interpreter (default: this one).
+def shell_script(argv: list[str], metrics: Path, env: dict[str, str] | None = None) -> str:
+    """`command.sh`: `env` exported, then the command, one override per line; $PYTHON picks the interpreter
+    (default: this one).
 
     verl's file logger truncates its file when it starts, so a resumed run first moves the last log aside.
     """
@@ -285,6 +308,7 @@ def shell_script(argv: list[str], metrics: Path) -> str:
         "#!/usr/bin/env bash",
         "# Written by `s2lpo train`; rerun it to resume (verl resumes from its last checkpoint).",
         "set -euo pipefail",
+        *(f"export {key}={shlex.quote(value)}" for key, value in (env or {}).items()),
         f'PYTHON="${{PYTHON:-{argv[0]}}}"',
         f'if [ -s {log} ]; then mv {log} {shlex.quote(str(metrics.with_suffix("")))}.$(date +%Y%m%d%H%M%S).jsonl; fi',
         f'"$PYTHON" {" ".join(shlex.quote(a) for a in argv[1:3])} \\',

@@ -37,6 +37,7 @@ from s2lpo_cli.verl_ext.command import (
     agent_loop_config,
     shell_script,
     verl_command,
+    verl_env,
 )
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # s2lpo_cli/
@@ -126,7 +127,7 @@ def write_run_folder(recipe: Recipe, prepared: Prepared) -> tuple[VerlPaths, lis
     argv = verl_command(recipe, paths)
     folder = RunFolder(run_dir)
     folder.write_recipe(recipe)
-    folder.write_script(shell_script(argv, paths.metrics))
+    folder.write_script(shell_script(argv, paths.metrics, verl_env(recipe)))
     folder.write_command(shlex.join(argv))
     folder.write_env(environment("verl", "verl (Ray cluster)"))
     return paths, argv
