@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
 STAMP   := $(VENV)/.installed
 
-.PHONY: install install-gpu check-gpu-install test test-fast test-vllm lint readme docs demo reproduce-toy bench clean
+.PHONY: install install-gpu check-gpu-install test test-fast test-vllm lint docs reference demo reproduce-toy bench clean
 
 install: $(STAMP)
 
@@ -64,8 +64,9 @@ $(DOCS_STAMP): $(STAMP)
 docs: $(DOCS_STAMP)
 	$(BIN)/mkdocs build --strict
 
-readme: install
-	$(BIN)/python scripts/update_readme_reference.py
+# Regenerates docs/reference/ (CLI, recipe keys, registries) from the code; tests/test_docs_reference.py checks it.
+reference: install
+	$(BIN)/python scripts/gen_reference_docs.py
 
 demo: install
 	$(BIN)/python scripts/demo.py
