@@ -197,7 +197,7 @@ def _param_rows(cmd: Any) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]
         if p.name == "help":
             continue
         kind = type_name(hints.get(p.name, str), none_word=None)
-        bounds = constraints([p])  # Typer keeps min/max on the parameter
+        bounds = constraints([p, getattr(p, "type", None)])  # Typer >= 0.29 keeps min/max on the parameter, click on its type
         kind = f"{kind} ({bounds})" if bounds else kind
         if _is_argument(p):
             arguments.append((f"`{p.name.upper()}`", kind, "yes" if p.required else "no", prose(p.help or "")))
