@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
 STAMP   := $(VENV)/.installed
 
-.PHONY: install install-gpu check-gpu-install test test-fast test-vllm lint readme demo reproduce-toy bench clean
+.PHONY: install install-gpu check-gpu-install test test-fast test-vllm lint docs reference demo reproduce-toy bench clean
 
 install: $(STAMP)
 
@@ -54,8 +54,19 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check s2lpo_cli tests bench scripts
 
-readme: install
-	$(BIN)/python scripts/update_readme_reference.py
+# The docs site: mkdocs.yml and docs/ into site/. --strict fails on a broken link or anchor.
+DOCS_STAMP := $(VENV)/.docs-installed
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[docs]" "$(TORCH)"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(BIN)/mkdocs build --strict
+
+# Regenerates docs/reference/ (CLI, recipe keys, registries) from the code; tests/test_docs_reference.py checks it.
+reference: install
+	$(BIN)/python scripts/gen_reference_docs.py
 
 demo: install
 	$(BIN)/python scripts/demo.py
@@ -68,4 +79,4 @@ bench: install $(VLLM_STAMP)
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) *.egg-info .pytest_cache .ruff_cache site

@@ -392,23 +392,3 @@ def validate_recipe(data: dict, source: str = "<recipe>", lines: dict[tuple, int
 def to_yaml(recipe: Recipe) -> str:
     return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
-
-def field_reference() -> str:
-    """A Markdown table of every recipe field, generated from the model (for the README)."""
-    rows = ["| field | type | default | description |", "|---|---|---|---|"]
-
-    def walk(model: type[BaseModel], prefix: str) -> None:
-        for name, info in model.model_fields.items():
-            ann = info.annotation
-            if isinstance(ann, type) and issubclass(ann, BaseModel):
-                walk(ann, f"{prefix}{name}.")
-                continue
-            default = "required" if info.is_required() else (
-                repr(info.default_factory()) if info.default_factory else repr(info.default)
-            )
-            type_name = str(ann).replace("typing.", "").replace("<class '", "").replace("'>", "").replace("|", "\\|")
-            desc = (info.description or "").replace("|", "\\|")
-            rows.append(f"| `{prefix}{name}` | `{type_name}` | `{default}` | {desc} |")
-
-    walk(Recipe, "")
-    return "\n".join(rows)

@@ -82,7 +82,7 @@ def evaluate(
     engine: Annotated[str, typer.Option(help="embedded (torch in this process) or vllm.")] = "embedded",
     tensor_parallel_size: Annotated[int, typer.Option(help="vllm: GPUs per model.")] = 1,
     dtype: Annotated[str | None, typer.Option(help="vllm: model dtype (float32, bfloat16, auto). (default: float32 on CPU, auto on GPU)")] = None,
-    kv_cache_gib: Annotated[float | None, typer.Option(help="vllm: KV-cache size in GiB. (default on CPU: a quarter of the free memory, at most 4; on GPU: 90% of GPU memory for vLLM)")] = None,
+    kv_cache_gib: Annotated[float | None, typer.Option(help="vllm: KV-cache size in GiB. (default on CPU: room for two full-length sequences, at least 1 GiB, at most a quarter of the free memory; on GPU: 90% of GPU memory for vLLM)")] = None,
     device: Annotated[str, typer.Option(help="embedded: cpu, cuda or auto.")] = "auto",
     temperature: Annotated[float | None, typer.Option(help="Override the mode's temperature.")] = None,
     top_p: Annotated[float | None, typer.Option(help="Override the mode's top-p.")] = None,

@@ -98,7 +98,7 @@ def sample(
         float | None,
         typer.Option(
             "--kv-cache-gib",
-            help="vllm (and ray with vLLM): KV-cache size in GiB. Default on CPU: a quarter of the free memory, at most 4; on GPU: from gpu_memory_utilization.",
+            help="vllm (and ray with vLLM): KV-cache size in GiB. Default on CPU: room for two full-length sequences, at least 1 GiB, at most a quarter of the free memory; on GPU: from gpu_memory_utilization.",
         ),
     ] = None,
     shard_size: Annotated[

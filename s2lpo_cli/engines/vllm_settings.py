@@ -23,7 +23,6 @@ from s2lpo_cli.errors import UserError
 
 GIB = 1024**3
 CPU_DTYPE = "float32"
-CPU_KV_CACHE_MAX_GIB = 4.0
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "half": 2, "float": 4}
 
 
