@@ -21,7 +21,8 @@ def slug(heading: str) -> str:
 
 def anchors(page: Path) -> set[str]:
     text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
-    return {slug(m[1]) for m in re.finditer(r"^#{1,6} (.+?)\s*$", text, flags=re.M)}
+    headings = {slug(m[1]) for m in re.finditer(r"^#{1,6} (.+?)\s*$", text, flags=re.M)}
+    return headings | set(re.findall(r'<a id="([^"]+)"></a>', text))  # explicit anchors (grading-policy.md)
 
 
 def relative_links(page: Path) -> list[str]:
