@@ -9,11 +9,12 @@ from s2lpo_cli.lookup.recipes import recipe_for_explorer, recipes_naming
 from s2lpo_cli.recipe import RECIPES_DIR
 
 
-def _recipe(folder: Path, name: str, explorer: str | None) -> Path:
+def _recipe(folder: Path, name: str, explorer: str | None, temperature: float = 1.0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     models = f"  explorer: {explorer}\n" if explorer else ""
     path = folder / f"{name}.yaml"
-    path.write_text(f"name: {name}\nmodels:\n{models}  target: t\ndata:\n  train: synthetic\noutput:\n  run_dir: runs/{name}\n")
+    path.write_text(f"name: {name}\nmodels:\n{models}  target: t\ndata:\n  train: synthetic\n"
+                    f"rollout:\n  temperature: {temperature}\noutput:\n  run_dir: runs/{name}\n")
     return path
 
 
@@ -45,12 +46,20 @@ def test_local_recipes_come_before_shipped_ones(tmp_path, monkeypatch):
 def test_several_local_recipes_ask_for_one(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _recipe(tmp_path / "recipes", "a", "Qwen/Qwen3-1.7B")
-    _recipe(tmp_path / "recipes", "b", "qwen3-1.7b")
+    _recipe(tmp_path / "recipes", "b", "qwen3-1.7b", temperature=1.3)
     with pytest.raises(UserError, match=r"2 recipes name Qwen3-1.7B as their explorer: recipes/a.yaml, recipes/b.yaml"):
         recipe_for_explorer("Qwen3-1.7B", RECIPES_DIR)
 
 
 def test_the_shipped_folder_is_not_counted_twice_from_the_repository_root(monkeypatch):
     monkeypatch.chdir(RECIPES_DIR.parent)
-    assert recipes_naming("tiny_models/explorer", Path("recipes")) == [Path("recipes/tiny.yaml")]
+    assert recipes_naming("tiny_models/explorer", Path("recipes")) == [Path("recipes/tiny.yaml"),
+                                                                       Path("recipes/tiny_verl.yaml")]
     assert recipe_for_explorer("tiny_models/explorer", RECIPES_DIR) == Path("recipes/tiny.yaml")
+
+
+def test_recipes_that_sample_the_same_store_count_as_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = _recipe(tmp_path / "recipes", "a", "Qwen3-1.7B")
+    _recipe(tmp_path / "recipes", "b", "Qwen3-1.7B")  # differs in name and run folder only
+    assert recipe_for_explorer("Qwen3-1.7B", RECIPES_DIR) == Path("recipes") / first.name

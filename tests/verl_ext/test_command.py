@@ -26,7 +26,7 @@ from s2lpo_cli.verl_ext.command import (
 from .conftest import compose_verl
 
 pytestmark = pytest.mark.verl
-SNAPSHOT = Path(__file__).parent / "snapshots" / "4b_8b_command.txt"
+SNAPSHOTS = Path(__file__).parent / "snapshots"
 PATHS = VerlPaths(Path("/RUN/verl"))
 
 
@@ -107,12 +107,16 @@ def test_agent_loop_config_names_the_loop_and_its_schedule():
     assert (entry["group_size"], entry["anneal_steps"], entry["total_steps"], entry["mode"]) == (16, 8, 16, "mixed")
 
 
-def test_command_snapshot_4b_8b():
-    command = shlex.join(verl_command(load_recipe("4b_8b"), PATHS, python="python")).replace(" ", "\n") + "\n"
+@pytest.mark.parametrize("name", ["4b_8b", "1.7b_8b"])
+def test_command_snapshot(name):
+    """The GPU commands, byte for byte. 1.7b_8b's snapshot was written by the code before CPU mode existed
+    (e5cad3d): CPU mode changes nothing in a GPU run's command."""
+    snapshot = SNAPSHOTS / f"{name}_command.txt"
+    command = shlex.join(verl_command(load_recipe(name), PATHS, python="python")).replace(" ", "\n") + "\n"
     if os.environ.get("S2LPO_UPDATE_SNAPSHOTS"):
-        SNAPSHOT.parent.mkdir(exist_ok=True)
-        SNAPSHOT.write_text(command)
-    assert command == SNAPSHOT.read_text(), "command changed; rerun with S2LPO_UPDATE_SNAPSHOTS=1 if intended"
+        snapshot.parent.mkdir(exist_ok=True)
+        snapshot.write_text(command)
+    assert command == snapshot.read_text(), "command changed; rerun with S2LPO_UPDATE_SNAPSHOTS=1 if intended"
 
 
 @pytest.mark.parametrize("override", [
