@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
 STAMP   := $(VENV)/.installed
 
-.PHONY: install install-gpu check-gpu-install test test-fast test-vllm lint docs reference demo reproduce-toy bench clean
+.PHONY: install install-gpu check-gpu-install test test-fast test-verl test-vllm verl-curve lint docs reference demo reproduce-toy bench clean
 
 install: $(STAMP)
 
@@ -46,10 +46,14 @@ test-vllm: $(VLLM_STAMP)
 	$(VLLM_VENV)/bin/python -m pytest -q -m vllm -p no:cacheprovider tests/engines
 
 test: install
-	$(BIN)/python -m pytest -q -m "not gpu"
+	$(BIN)/python -m pytest -q -m "not gpu and not verl_cpu"
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not gpu and not slow"
+	$(BIN)/python -m pytest -q -m "not gpu and not slow and not verl_cpu"
+
+# verl 0.9.1's own trainer on this machine's CPU with s2lpo's extension (tests/verl_cpu, several minutes)
+test-verl: install
+	$(BIN)/python -m pytest -q -m verl_cpu -p no:cacheprovider tests/verl_cpu
 
 lint: install
 	$(BIN)/ruff check s2lpo_cli tests bench scripts
@@ -70,6 +74,10 @@ reference: install
 
 demo: install
 	$(BIN)/python scripts/demo.py
+
+# GRPO and S2L-PO through verl on CPU beside the embedded trainer: reward curves and time per step (not CI)
+verl-curve: install
+	$(BIN)/python scripts/verl_cpu_curve.py
 
 reproduce-toy: install
 	$(BIN)/python scripts/reproduce_toy.py

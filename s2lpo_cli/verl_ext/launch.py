@@ -149,6 +149,7 @@ def launch(recipe: Recipe, ray_address: str | None = None) -> None:
         return
     env = dict(os.environ, PYTHON=argv[0])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR.parent), env.get("PYTHONPATH")]))
+    attempt_starts = paths.log.stat().st_size if paths.log.is_file() else 0  # the log keeps every attempt
     with paths.log.open("ab") as log:
         proc = subprocess.Popen(["bash", str(RunFolder(run_dir).script_path)], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
@@ -160,7 +161,14 @@ def launch(recipe: Recipe, ray_address: str | None = None) -> None:
         code = proc.wait()
     collect(run_dir, recipe)
     if code != 0:
-        raise UserError(f"verl exited with code {code}; its log is {paths.log}. Rerun `bash {run_dir}/command.sh` to resume")
+        from s2lpo_cli.verl_ext.failure import failure_summary
+
+        with paths.log.open("rb") as log:
+            log.seek(attempt_starts)
+            attempt = log.read().decode(errors="replace")
+        cause = failure_summary(attempt) or f"verl exited with code {code}"
+        raise UserError(f"{cause}. The log is {paths.log}; the run folder is kept: rerun `s2lpo train` with the same "
+                        f"recipe (or `bash {run_dir}/command.sh`) to resume from the last checkpoint")
 
 
 def collect(run_dir: Path, recipe: Recipe) -> None:

@@ -195,3 +195,12 @@ def test_tiny_explorer_on_20_math_train_questions(tiny_models, shared_data, tmp_
     first = json.loads((shared_data / "math_train.jsonl").read_text().splitlines()[0])
     assert rows[0]["question"] == first["question"] and rows[0]["ground_truth"] == first["answer"]
     assert all(r["grade_status"] in ("ok", "no_answer", "timeout", "error") for r in rows)
+
+
+def test_default_engine_follows_where_the_recipe_trains():
+    from s2lpo_cli.recipe import load_recipe
+    from s2lpo_cli.sampling.job import build_job
+
+    assert build_job("tiny_models/explorer", load_recipe("tiny")).engine == "embedded"
+    assert build_job("tiny_models/explorer", load_recipe("tiny_verl")).engine == "embedded"  # verl on CPU
+    assert build_job("Qwen3-1.7B", load_recipe("1.7b_8b")).engine == "vllm"
