@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
+from typing import Any
 
 from s2lpo_cli.data.benchmarks import BenchmarkSpec, registered
 from s2lpo_cli.data.hub import has_datasets
@@ -53,8 +54,9 @@ def _entry_problem(entry: str, specs: dict[str, BenchmarkSpec], data_dir: str) -
     return ("validation.no_data", problem) if problem else None
 
 
-def check_validation(recipe: Recipe, *, strict: bool, engine: str = "embedded") -> list[Finding]:
-    """Findings of the validation section; none when validation is off."""
+def check_validation(recipe: Recipe, *, strict: bool, engine: str = "embedded", tokenizer: Any = None) -> list[Finding]:
+    """Findings of the validation section; none when validation is off. With verl and the target's tokenizer,
+    prompts longer than data.max_prompt_tokens are refused (verl's loader stops on them; `s2lpo eval` skips them)."""
     v = recipe.validation
     if not v.enabled:
         return []
@@ -82,20 +84,40 @@ def check_validation(recipe: Recipe, *, strict: bool, engine: str = "embedded") 
                                 f"{v.mode}: verl renders every prompt with data.prompt.enable_thinking "
                                 f"({recipe.data.prompt.enable_thinking}); set validation.mode to "
                                 f"{'think' if recipe.data.prompt.enable_thinking else 'nothink'}"))
-    if strict and not findings:
-        findings += _load_problems(recipe)
+    if not findings and (strict or tokenizer is not None):
+        findings += _load_problems(recipe, tokenizer if engine == "verl" else None)
     return findings
 
 
-def _load_problems(recipe: Recipe) -> list[Finding]:
+def _load_problems(recipe: Recipe, verl_tokenizer: Any) -> list[Finding]:
     """Load every benchmark's questions (as the run will): bad rows are an error naming file and line."""
     from s2lpo_cli.evaluation.runner import load_questions
 
+    settings = eval_settings(recipe)
     try:
-        load_questions(eval_settings(recipe))
+        questions = load_questions(settings)
     except UserError as exc:
         return [Finding("validation.bad_data", FIELD, str(exc))]
-    return []
+    return [] if verl_tokenizer is None else _too_long(recipe, settings, questions, verl_tokenizer)
+
+
+def _too_long(recipe: Recipe, settings: Any, questions: dict[str, list[Any]], tokenizer: Any) -> list[Finding]:
+    from s2lpo_cli.data.benchmarks import spec_of
+    from s2lpo_cli.prompting import DEFAULT_INSTRUCTION, build_messages, encode_prompt
+
+    limit, findings = recipe.data.max_prompt_tokens, []
+    for name, rows in questions.items():
+        spec = spec_of(name, settings.benchmarks[name])
+        instruction = spec.instruction if spec else DEFAULT_INSTRUCTION
+        lengths = [len(encode_prompt(tokenizer, build_messages(r.question, instruction), settings.mode == "think"))
+                   for r in rows]
+        over = [n for n in lengths if n > limit]
+        if over:
+            findings.append(Finding("validation.prompt_too_long", "data.max_prompt_tokens",
+                                    f"{len(over)} of {name}'s {len(rows)} validation prompts are longer than {limit} "
+                                    f"tokens (longest {max(over)}); verl stops on them: raise data.max_prompt_tokens "
+                                    "or validate on other questions"))
+    return findings
 
 
 def validation_warnings(recipe: Recipe) -> list[str]:

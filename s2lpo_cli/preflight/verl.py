@@ -224,4 +224,4 @@ def check_verl(recipe: Recipe, ray_address: str | None, *, strict: bool) -> tupl
     if strict:
         findings += check_agent_loop_imports()
     data, found = check_training_data(recipe, tokenizer, reuse=False, strict=strict)
-    return data, findings + found + check_validation(recipe, strict=strict, engine="verl")
+    return data, findings + found + check_validation(recipe, strict=strict, engine="verl", tokenizer=tokenizer)
