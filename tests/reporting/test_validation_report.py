@@ -59,6 +59,8 @@ def test_report_draws_validation_curves_and_the_first_step_each_arm_reaches(tmp_
     assert reach["arms"]["mix_seed*"]["step"] == 4 and reach["arms"]["grpo_seed*"]["step"] == 6
     assert (out / "validation.png").is_file() and "![validation](validation.png)" in (out / "report.md").read_text()
     assert "first reached" in result.output
+    assert ("heldout Pass@1 (last validation): mix_seed* 60.0% (mean of 2), grpo_seed* 45.0% (mean of 2); mix_seed* "
+            "is higher than grpo_seed* by 15.0 pt.") in data["verdict"]
 
     again = CliRunner().invoke(app, ["report", *map(str, folders), "--reach", "0.55", "--out", str(tmp_path / "r2")])
     assert again.exit_code == 0, again.output
