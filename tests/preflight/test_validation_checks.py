@@ -91,3 +91,17 @@ def test_training_with_a_missing_benchmark_stops_before_writing(tiny_models, tmp
     with pytest.raises(PreflightError, match="validation.benchmarks: .*nowhere.jsonl: no such file"):
         run_training(recipe)
     assert not run_dir.exists()
+
+
+def test_verl_refuses_validation_prompts_longer_than_data_max_prompt_tokens(tiny_models, tmp_path):
+    from s2lpo_cli.engines.loading import load_tokenizer
+
+    heldout = tiny_models / "data" / "heldout.jsonl"
+    recipe = _recipe(f"validation.benchmarks=[{heldout}]", "validation.limit=3", "data.max_prompt_tokens=8")
+    tokenizer = load_tokenizer(str(tiny_models / "target"))
+    (finding,) = check_validation(recipe, strict=True, engine="verl", tokenizer=tokenizer)
+    assert (finding.code, finding.field) == ("validation.prompt_too_long", "data.max_prompt_tokens")
+    assert finding.message.startswith("3 of heldout's 3 validation prompts are longer than 8 tokens")
+    assert check_validation(recipe, strict=True, tokenizer=tokenizer) == []  # embedded: eval skips such a prompt
+    fits = _recipe(f"validation.benchmarks=[{heldout}]", "validation.limit=3")  # tiny's 64 tokens
+    assert check_validation(fits, strict=True, engine="verl", tokenizer=tokenizer) == []

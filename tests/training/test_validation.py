@@ -101,3 +101,44 @@ def test_a_run_killed_before_its_checkpoint_validates_each_step_once(tiny_models
     run_module.run_training(_recipe(tiny_models, cut))
     assert [r["step"] for r in _val(cut)] == [0, 1, 2, 3]
     assert _without_time(_val(cut)) == _without_time(_val(full))
+
+
+def test_the_console_line_of_a_row():
+    from s2lpo_cli.training.validation import row_line
+
+    row = {"step": 10, "benchmark": "heldout", "k": 4, "pass@1": 0.125, "pass@k": {"1": 0.125, "4": 0.3},
+           "n_questions": 139, "seconds": 3.14}
+    assert row_line(row) == "validation step 10: heldout pass@1 12.5%  pass@4 30.0%  (139 questions x 4, 3.1s)"
+
+
+@pytest.mark.slow
+def test_kill_9_anywhere_then_resume_logs_each_validation_once(tiny_models, tmp_path):
+    """A real `s2lpo train` killed with SIGKILL once step 2's validation is logged (its checkpoint may or may not
+    be written yet), then run again: val.jsonl ends with steps 0..3 once each, equal to an unbroken run's."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from s2lpo_cli.recipe import to_yaml
+    from s2lpo_cli.training.run import run_training
+
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    run_training(_recipe(tiny_models, full))
+    path = tmp_path / "cut.yaml"
+    path.write_text(to_yaml(_recipe(tiny_models, cut)))
+    command = [sys.executable, "-m", "s2lpo_cli.cli.app", "train", str(path)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    killed = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while '"step": 2' not in ((cut / "val.jsonl").read_text() if (cut / "val.jsonl").is_file() else ""):
+        assert killed.poll() is None, killed.communicate()[1]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [r["step"] for r in _val(cut)] == [0, 1, 2, 3]
+    assert _without_time(_val(cut)) == _without_time(_val(full))
