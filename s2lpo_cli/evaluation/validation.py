@@ -27,6 +27,7 @@ from typing import Any
 from s2lpo_cli.atomic import write_text_atomic
 from s2lpo_cli.evaluation.settings import EvalSettings, resolve_sampling
 from s2lpo_cli.recipe import Recipe, ValidationConfig
+from s2lpo_cli.training.metrics import read as read_complete_lines
 
 VAL_KEYS = ("step", "benchmark", "n_questions", "k", "pass@1", "pass@k", "accuracy", "mean_length", "truncated_rate",
             "timeouts", "grading_rules_version", "spec_version", "mode", "seconds")
@@ -82,16 +83,8 @@ def val_row(step: int, benchmark: str, summary_entry: dict[str, Any], mode: str,
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """Complete lines only: a line cut by a kill ends the log."""
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return rows
+    """Complete lines only: a line cut by a kill ends the log (as metrics.jsonl's)."""
+    return read_complete_lines(path)
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.reporting.checkpoint_scores import load_checkpoint_scores
 from s2lpo_cli.reporting.eval_results import EvalResults, load_eval_results
-from s2lpo_cli.reporting.validation import load_validation
 from s2lpo_cli.reporting.training_log import METRICS, RECIPE, TrainingLog, is_training_run, load_training_log
+from s2lpo_cli.reporting.validation import load_validation
 
 
 @dataclass

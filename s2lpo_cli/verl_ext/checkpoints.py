@@ -30,6 +30,7 @@ from s2lpo_cli.recipe import Recipe
 from s2lpo_cli.run_folder import RunFolder
 from s2lpo_cli.schedule import step_plan
 from s2lpo_cli.verl_ext.command import VerlPaths
+from s2lpo_cli.verl_ext.logs import log_entries
 from s2lpo_cli.verl_ext.validation import convert_validation, is_validation_only
 
 # our key -> verl metric names, first present wins
@@ -119,21 +120,14 @@ def convert_metrics(run_dir: str | Path, recipe: Recipe) -> int:
     global step logged twice the later attempt wins.
     """
     paths = VerlPaths.for_run(run_dir)
-    logs = sorted(paths.root.glob("metrics.*.jsonl")) + ([paths.metrics] if paths.metrics.is_file() else [])
-    if not logs:
-        return 0
     explorer = json.loads(paths.explorer_steps.read_text()) if paths.explorer_steps.is_file() else {}
     by_step: dict[int, dict[str, Any]] = {}
-    for log in logs:
-        for line in log.read_text().splitlines():
-            try:
-                entry = json.loads(line) if line.strip() else {}
-            except json.JSONDecodeError:  # the line a killed run was writing
-                continue
-            # a validation-only line (where a resumed run starts) is val.jsonl's (verl_ext.validation), not a step
-            if ("step" in entry and entry.get("data") and not is_validation_only(entry["data"])
-                    and 1 <= int(entry["step"]) <= len(step_plan(recipe))):
-                by_step[int(entry["step"])] = map_metrics(entry, recipe, explorer.get(str(entry["step"])))
+    for entry in log_entries(paths):
+        # a validation-only line (where a resumed run starts) is val.jsonl's (verl_ext.validation), not a step
+        if entry.get("data") and not is_validation_only(entry["data"]) and 1 <= int(entry["step"]) <= len(step_plan(recipe)):
+            by_step[int(entry["step"])] = map_metrics(entry, recipe, explorer.get(str(entry["step"])))
+    if not by_step:
+        return 0
     records = [by_step[g] for g in sorted(by_step)]
     out = RunFolder(run_dir).metrics_path
     write_text_atomic(out, "".join(json.dumps(r) + "\n" for r in records))

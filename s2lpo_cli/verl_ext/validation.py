@@ -30,6 +30,7 @@ from s2lpo_cli.recipe import Recipe
 from s2lpo_cli.run_folder import RunFolder
 from s2lpo_cli.schedule import step_plan
 from s2lpo_cli.verl_ext.command import VerlPaths
+from s2lpo_cli.verl_ext.logs import log_entries
 
 PASS1 = re.compile(r"^val-core/(?P<benchmark>.+)/acc/mean@(?P<n>\d+)$")
 TIMEOUTS = "val-aux/{benchmark}/timeout/mean@{n}"
@@ -74,18 +75,12 @@ def val_rows(global_step: int, data: dict[str, Any], recipe: Recipe, questions: 
 def convert_validation(run_dir: str | Path, recipe: Recipe) -> int:
     """Rewrite `<run>/val.jsonl` from verl's logs (atomic); returns the number of rows."""
     paths = VerlPaths.for_run(run_dir)
-    logs = sorted(paths.root.glob("metrics.*.jsonl")) + ([paths.metrics] if paths.metrics.is_file() else [])
     questions = questions_per_benchmark(paths.val_parquet)
     by_key: dict[tuple[int, str], dict[str, Any]] = {}
-    for log in logs:
-        for line in log.read_text().splitlines():
-            try:
-                entry = json.loads(line) if line.strip() else {}
-            except json.JSONDecodeError:  # the line a killed run was writing
-                continue
-            if "step" in entry and 0 <= int(entry["step"]) <= len(step_plan(recipe)):
-                for row in val_rows(int(entry["step"]), entry.get("data") or {}, recipe, questions):
-                    by_key[(row["step"], row["benchmark"])] = row
+    for entry in log_entries(paths):
+        if 0 <= int(entry["step"]) <= len(step_plan(recipe)):
+            for row in val_rows(int(entry["step"]), entry.get("data") or {}, recipe, questions):
+                by_key[(row["step"], row["benchmark"])] = row
     if not by_key:
         return 0
     order = list(eval_settings(recipe).benchmarks)

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from reporting_fixtures import write_training_run
 from typer.testing import CliRunner
 
 from s2lpo_cli.cli.app import app
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.reporting.validation import load_validation
-
-from reporting_fixtures import write_training_run
 
 CURVES = {  # run -> Pass@1 at steps 0, 2, 4, 6
     "mix_seed0": [0.10, 0.30, 0.50, 0.60],
