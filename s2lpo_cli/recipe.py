@@ -157,6 +157,35 @@ class OutputConfig(_Section):
     )
 
 
+class ValidationConfig(_Section):
+    """Held-out accuracy during training: the current weights answer benchmark questions as `s2lpo eval` would."""
+
+    every: int = Field(
+        0, ge=0, description="Validate every K logical steps and after the last one (verl: trainer.test_freq); 0: off."
+    )
+    before_train: bool = Field(True, description="Also validate the untrained model, at step 0 (verl: val_before_train).")
+    benchmarks: list[str] = Field(
+        default_factory=list,
+        description="Registered benchmark names (eval_data/: aime24, math500, ...) or paths to jsonl/parquet files "
+        "of {question, answer} rows (named after the file, graded as LaTeX).",
+    )
+    data_dir: str = Field("data", description="Folder holding registered benchmarks' local files (NAME.jsonl), as `s2lpo eval --data-dir`.")
+    limit: int | None = Field(None, gt=0, description="Only the first N questions of each benchmark (None: all).")
+    mode: Literal["think", "nothink"] = Field(
+        "nothink", description="Sampling settings of `s2lpo eval --mode` (nothink: T 0.7, top-p 0.8, top-k 20, presence penalty 1.5)."
+    )
+    k: int = Field(4, ge=1, description="Samples per question: Pass@1 is their mean, Pass@k the unbiased estimate.")
+    seed: int = Field(0, description="Base seed of `s2lpo eval --seed`; each question gets its own from it.")
+    temperature: float | None = Field(None, ge=0, description="Override the mode's temperature (None: the mode's).")
+    top_p: float | None = Field(None, gt=0, le=1, description="Override the mode's top-p (None: the mode's).")
+    top_k: int | None = Field(None, description="Override the mode's top-k, -1 off (None: the mode's).")
+    presence_penalty: float | None = Field(None, description="Override the mode's presence penalty (None: the mode's).")
+
+    @property
+    def enabled(self) -> bool:
+        return self.every > 0
+
+
 class Recipe(_Section):
     """One S2L-PO (or GRPO) experiment."""
 
@@ -170,6 +199,7 @@ class Recipe(_Section):
     off_policy: OffPolicyConfig = Field(default_factory=OffPolicyConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     output: OutputConfig
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Recipe:
@@ -225,6 +255,9 @@ class Recipe(_Section):
                     f"optim.micro_batch: the normalized mini-batch {int(per_gpu)} (mini_batch*G/GPUs) is not "
                     f"divisible by micro_batch {o.micro_batch}; pick a divisor of {int(per_gpu)}"
                 )
+        if self.validation.enabled and not self.validation.benchmarks:
+            problems.append("validation.benchmarks: validation.every > 0 needs at least one benchmark, e.g. "
+                            "[math500, aime24] or a path to a jsonl file; or set validation.every: 0")
         if problems:
             raise ValueError("\n".join(problems))
         return self

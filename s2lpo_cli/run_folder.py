@@ -5,6 +5,8 @@
     command.sh       verl only: the verl command, one override per line (rerun it to resume)
     env.json         python, platform, package versions, git hash, engine, device
     metrics.jsonl    one JSON object per physical optimizer step
+    val.jsonl        validation during training: one JSON object per step and benchmark (evaluation/validation.py)
+    validation/step_NNNN/<bench>/   embedded: that validation's `s2lpo eval` files (config, raw responses, grades)
     checkpoints/step_NNNN/, final/   Hugging Face models (verl's are links into verl/)
 
 Every file but the metrics log is written atomically: a kill leaves the old file or the new one.
@@ -27,6 +29,8 @@ COMMAND = "command.txt"
 SCRIPT = "command.sh"
 ENV = "env.json"
 METRICS = "metrics.jsonl"
+VAL = "val.jsonl"
+VALIDATION = "validation"
 CHECKPOINTS = "checkpoints"
 CHECKPOINT_PREFIX = "step_"
 FINAL = "final"
@@ -60,6 +64,14 @@ class RunFolder:
     @property
     def metrics_path(self) -> Path:
         return self.root / METRICS
+
+    @property
+    def val_path(self) -> Path:
+        return self.root / VAL
+
+    def validation(self, step: int) -> Path:
+        """The `s2lpo eval` files of the validation after logical step `step`."""
+        return self.root / VALIDATION / f"{CHECKPOINT_PREFIX}{step:04d}"
 
     @property
     def checkpoints(self) -> Path:

@@ -46,7 +46,7 @@ FULL = Size(
 )
 SMALL = Size(
     recipe_set=("data.limit=8", "schedule.total_steps=2", "schedule.anneal_steps=1", "rollout.group_size=4",
-                "optim.prompts_per_step=4", "optim.mini_batch=4"),
+                "optim.prompts_per_step=4", "optim.mini_batch=4", "validation.every=1", "validation.limit=4"),
     tiny_init=("--quick",),
     eval_k=2,
     eval_limit=4,

@@ -5,12 +5,14 @@ group size G (the same number of responses per step); S2L-PO takes G_w of each g
 offline rollouts while alpha anneals over the first N steps, GRPO samples all G from the target, and the
 third arm is GRPO sampling at a higher temperature (token-level diversity instead of a second policy).
 Training goes through the public CLI (`s2lpo tiny init`, `sample`, `train`, `report`); runs go side by
-side, one per core (each trainer takes its share of the cores by itself). Every saved checkpoint is
-scored on all held-out synthetic questions: K samples per question at temperature 1 (the mean is the
-held-out accuracy, as the paper's avg@K Pass@1) and one greedy answer, exact match of the boxed integer.
+side, one per core (each trainer takes its share of the cores by itself). Held-out accuracy is the
+recipe's validation during training (docs/validation.md): before training and every `--save-every` steps
+each run answers all held-out synthetic questions with K samples at temperature 1 through `s2lpo eval`'s
+code (the mean is the held-out accuracy, as the paper's avg@K Pass@1) into its val.jsonl. It replaced
+scoring every checkpoint afterwards (with a greedy answer too), which took longer: see docs/validation.md.
 
 Outputs in reproduce_toy/: results.json, results.md, heldout_accuracy.png, report/ (`s2lpo report`).
-A rerun continues where a killed one stopped (finished runs and scored checkpoints are kept).
+A rerun continues where a killed one stopped (finished runs are kept; a killed one resumes).
 
     python scripts/reproduce_toy.py                       # the experiment (about 25 minutes on 2 cores)
     python scripts/reproduce_toy.py --seeds 1 --steps 4 --anneal 2 --save-every 2 --quick --arms s2lpo grpo
@@ -34,7 +36,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-SCORES = "heldout_scores.json"  # per run: {checkpoint step: {"sampled": {...}, "greedy": {...}}}
+HELDOUT = "heldout"  # the validation benchmark: tiny_models/data/heldout.jsonl, named after the file
 
 
 @dataclass(frozen=True)
@@ -77,73 +79,34 @@ def run_cli(args: list[str], cwd: Path, log: Path | None = None) -> None:
         sys.exit(f"reproduce-toy stopped: `s2lpo {shlex.join(args)}` exited with {proc.returncode}{where}")
 
 
-# ------------------------------------------------------------------ held-out accuracy of a checkpoint
+# ------------------------------------------------------------------ held-out accuracy from validation
 
 
-def checkpoints(run: Path) -> list[tuple[int, Path]]:
-    """(step, model folder) of every saved step, in order."""
-    from s2lpo_cli.run_folder import CHECKPOINT_PREFIX, RunFolder
+def heldout_by_step(folder: Path) -> dict[str, float]:
+    """{step: held-out accuracy} from a run's val.jsonl (step 0: the untrained target)."""
+    from s2lpo_cli.evaluation.validation import read_rows
+    from s2lpo_cli.run_folder import RunFolder
 
-    found = []
-    for folder in sorted(RunFolder(run).checkpoints.glob(f"{CHECKPOINT_PREFIX}*")):
-        if folder.name.removeprefix(CHECKPOINT_PREFIX).isdigit() and (folder / "config.json").is_file():
-            found.append((int(folder.name.removeprefix(CHECKPOINT_PREFIX)), folder))
-    return found
+    return {str(r["step"]): r["accuracy"] for r in read_rows(RunFolder(folder).val_path) if r["benchmark"] == HELDOUT}
 
 
-def score_model(model_dir: Path, heldout: list[dict[str, str]], k: int, seed: int = 1234) -> dict[str, Any]:
-    """Held-out accuracy per family: mean over k samples at temperature 1, and greedy."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def by_family(folder: Path, step: int, families: dict[str, str]) -> dict[str, float]:
+    """Held-out accuracy per family at a validated step, from that validation's graded responses."""
+    from s2lpo_cli.run_folder import RunFolder
 
-    from s2lpo_cli.tiny.accuracy import is_correct, sample_responses
-
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    questions = [r["question"] for r in heldout]
-
-    def by_family(responses: list[str]) -> dict[str, float]:
-        right: dict[str, list[bool]] = {}
-        for i, response in enumerate(responses):
-            row = heldout[i % len(heldout)]
-            ok = is_correct(response, row["answer"])
+    right: dict[str, list[bool]] = {}
+    scored = RunFolder(folder).validation(step) / HELDOUT / f"{HELDOUT}.jsonl"
+    for line in scored.read_text().splitlines():
+        record = json.loads(line)
+        for ok in record["correct"]:
             right.setdefault("all", []).append(ok)
-            right.setdefault(row.get("family", "all"), []).append(ok)
-        return {name: sum(oks) / len(oks) for name, oks in sorted(right.items())}
-
-    sampled = sample_responses(model, tokenizer, questions * k, temperature=1.0, seed=seed, batch_size=256)
-    greedy = sample_responses(model, tokenizer, questions, temperature=0.0, batch_size=256)
-    return {"sampled": by_family(sampled), "greedy": by_family(greedy)}
+            right.setdefault(families.get(record["id"], "all"), []).append(ok)
+    return {name: sum(oks) / len(oks) for name, oks in sorted(right.items())}
 
 
-def score_run(work: Path, run: str, k: int) -> None:
-    """Score every checkpoint of `run` not scored yet (kept in the run's heldout_scores.json)."""
-    from transformers.utils import logging as hf_logging
-
-    from s2lpo_cli.atomic import write_text_atomic
-    from s2lpo_cli.training.threads import TrainerRegistry, apply_threads
-
-    hf_logging.disable_progress_bar()
-
-    folder = work / run
-    path = folder / SCORES
-    scores = json.loads(path.read_text()) if path.is_file() else {}
-    heldout = [json.loads(line) for line in (work / "tiny_models/data/heldout.jsonl").read_text().splitlines() if line]
-    with TrainerRegistry() as registry:  # side by side with trainers: take a fair share of the cores
-        for step, model_dir in checkpoints(folder):
-            if str(step) not in scores:
-                apply_threads(registry)
-                scores[str(step)] = score_model(model_dir, heldout, k)
-                write_text_atomic(path, json.dumps(scores, indent=1) + "\n")
-
-
-def score_base(work: Path, k: int) -> dict[str, Any]:
-    path = work / "base_scores.json"
-    if not path.is_file():
-        heldout = [json.loads(line) for line in (work / "tiny_models/data/heldout.jsonl").read_text().splitlines()
-                   if line]
-        path.write_text(json.dumps(score_model(work / "tiny_models" / "target", heldout, k), indent=1) + "\n")
-    return json.loads(path.read_text())
+def families_of(work: Path) -> dict[str, str]:
+    rows = [json.loads(line) for line in (work / "tiny_models/data/heldout.jsonl").read_text().splitlines() if line]
+    return {str(r["id"]): r.get("family", "all") for r in rows}
 
 
 # ------------------------------------------------------------------ aggregation
@@ -153,24 +116,22 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def collect(work: Path, chosen: list[Arm], seeds: list[int], base: dict[str, Any]) -> dict[str, Any]:
+def collect(work: Path, chosen: list[Arm], seeds: list[int]) -> dict[str, Any]:
     from s2lpo_cli.run_folder import RunFolder
     from s2lpo_cli.training import metrics as metrics_file
 
+    families = families_of(work)
     out: dict[str, Any] = {}
     for arm in chosen:
-        by_step: dict[str, list[float]] = {"0": [base["sampled"]["all"]] * len(seeds)}
-        greedy_by_step: dict[str, list[float]] = {"0": [base["greedy"]["all"]] * len(seeds)}
+        by_step: dict[str, list[float]] = {}
         family_final: dict[str, list[float]] = {}
         tokens, reward_target = [], []
         for seed in seeds:
             folder = work / arm.folder(seed)
-            scores = json.loads((folder / SCORES).read_text())
+            scores = heldout_by_step(folder)
             for step in sorted(scores, key=int):
-                by_step.setdefault(step, []).append(scores[step]["sampled"]["all"])
-                greedy_by_step.setdefault(step, []).append(scores[step]["greedy"]["all"])
-            last = scores[max(scores, key=int)]["sampled"]
-            for family, acc in last.items():
+                by_step.setdefault(step, []).append(scores[step])
+            for family, acc in by_family(folder, max(map(int, scores)), families).items():
                 family_final.setdefault(family, []).append(acc)
             rows = metrics_file.read(RunFolder(folder).metrics_path)
             tokens.append(sum(r["target_tokens"] for r in rows))
@@ -181,7 +142,6 @@ def collect(work: Path, chosen: list[Arm], seeds: list[int], base: dict[str, Any
             "seeds": seeds,
             "heldout_acc_final": by_step[final_step],
             "heldout_acc_by_step": by_step,
-            "heldout_greedy_by_step": greedy_by_step,
             "heldout_acc_final_by_family": family_final,
             "target_tokens": tokens,
             "reward_target_by_step": reward_target,
@@ -224,14 +184,13 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "Held-out accuracy (%), mean ± sd over seeds "
         f"{', '.join(map(str, results['settings']['seeds']))}: mean over {results['settings']['k']} samples per "
-        "question at temperature 1 (greedy in parentheses); step 0 is the untrained target.",
+        "question at temperature 1 (validation during training, val.jsonl); step 0 is the untrained target.",
         "",
         "| step | " + " | ".join(arms_[n]["label"] for n in names) + " |",
         "|---|" + "---|" * len(names),
     ]
     for step in steps:
-        cells = [f"{fmt(arms_[n]['heldout_acc_by_step'][step])} ({fmt(arms_[n]['heldout_greedy_by_step'][step])})"
-                 for n in names]
+        cells = [fmt(arms_[n]["heldout_acc_by_step"][step]) for n in names]
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
     lines += ["", "| final, by family (%) | base | " + " | ".join(arms_[n]["label"] for n in names) + " |",
               "|---|---|" + "---|" * len(names)]
@@ -291,23 +250,19 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seeds", type=int, default=3, help="seeds per arm (default 3)")
     p.add_argument("--steps", type=int, default=100, help="training steps (default 100)")
     p.add_argument("--anneal", type=int, default=40, help="N: steps over which alpha falls 1 -> 0 (default 40)")
-    p.add_argument("--save-every", type=int, default=10, help="checkpoint (and score) every N steps (default 10)")
+    p.add_argument("--save-every", type=int, default=10, help="checkpoint and validate every N steps (default 10)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: recipes/tiny.yaml's)")
     p.add_argument("--arms", nargs="+", default=["s2lpo", "grpo", "grpo_hot"], choices=["s2lpo", "grpo", "grpo_hot"])
     p.add_argument("--hot-temperature", type=float, default=1.3, help="temperature of the grpo_hot arm")
-    p.add_argument("--k", type=int, default=8, help="held-out samples per question (default 8)")
+    p.add_argument("--k", type=int, default=8, help="held-out samples per question, validation.k (default 8)")
     p.add_argument("--jobs", type=int, default=None, help="runs side by side (default: one per core)")
     p.add_argument("--quick", action="store_true", help="quick tiny warm-up (smoke runs only)")
-    p.add_argument("--score-run", help=argparse.SUPPRESS)  # internal: score one run's checkpoints
     return p.parse_args()
 
 
 def main() -> None:
     args = parse_args()
     work = args.out.resolve()
-    if args.score_run:
-        score_run(work, args.score_run, args.k)
-        return
     from s2lpo_cli.recipe import load_recipe
     from s2lpo_cli.training.threads import cores
 
@@ -319,6 +274,7 @@ def main() -> None:
     # Every setting the comparison depends on is pinned here or printed into results.json.
     sets = [f"schedule.total_steps={args.steps}", f"schedule.anneal_steps={anneal}",
             f"output.save_every={args.save_every}", "output.logger=[jsonl]", "schedule.mode=mixed",
+            f"validation.every={args.save_every}", f"validation.k={args.k}", "validation.before_train=true",
             *([f"optim.lr={args.lr}"] if args.lr else [])]
     set_args = [a for s in sets for a in ("--set", s)]
     seeds = list(range(args.seeds))
@@ -329,26 +285,23 @@ def main() -> None:
         run_cli(["tiny", "init", "tiny_models", *(["--quick"] if args.quick else []), "--force"], work)
     if any(a.name == "s2lpo" for a in chosen):
         run_cli(["sample", "--explorer", "tiny_models/explorer", "--recipe", recipe, *set_args], work)
-    base = score_base(work, args.k)
-
-    def train_and_score(arm: Arm, seed: int) -> None:
+    def train(arm: Arm, seed: int) -> None:
         run = arm.folder(seed)
         log = work / f"{run}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         run_cli(["train", recipe, *set_args, "--set", f"optim.seed={seed}",
                  "--set", f"output.run_dir={arm.output_dir(seed)}", *arm.extra], work, log)
-        scorer = [sys.executable, __file__, "--out", str(work), "--k", str(args.k), "--score-run", run]
-        subprocess.run(scorer, check=True)
 
     print(f"{len(chosen) * len(seeds)} runs, {jobs} at a time; logs in {work / 'runs'}", file=sys.stderr, flush=True)
     with ThreadPoolExecutor(jobs) as pool:
-        for future in [pool.submit(train_and_score, arm, seed) for seed in seeds for arm in chosen]:
+        for future in [pool.submit(train, arm, seed) for seed in seeds for arm in chosen]:
             future.result()
 
+    first = work / chosen[0].folder(seeds[0])  # every run validates the same untrained target at step 0
+    base = by_family(first, 0, families_of(work))
     results = {
-        "base": {"heldout_acc": base["sampled"]["all"], "heldout_greedy": base["greedy"]["all"],
-                 "by_family": base["sampled"]},
-        "arms": collect(work, chosen, seeds, base),
+        "base": {"heldout_acc": base["all"], "by_family": base},
+        "arms": collect(work, chosen, seeds),
         "settings": {"recipe": "recipes/tiny.yaml", "overrides": sets, "seeds": seeds, "k": args.k,
                      "hot_temperature": args.hot_temperature,
                      "resolved": load_recipe(recipe_path, sets).model_dump(mode="json")},

@@ -132,3 +132,15 @@ def test_a_missing_recipes_path_falls_back_to_the_shipped_recipe_of_that_stem(tm
     (tmp_path / "recipes" / "1.7b_8b.yaml").write_text(shipped.replace("name: 1.7b_8b", "name: mine"))
     assert load_recipe("recipes/1.7b_8b.yaml").name == "mine"
     assert "shipped" not in capsys.readouterr().err
+
+
+def test_validation_section_takes_set_overrides_and_refuses_unknown_keys():
+    r = load_recipe("tiny", ["validation.every=3", "validation.benchmarks=[math500, aime24]", "validation.k=8"])
+    assert (r.validation.every, r.validation.benchmarks, r.validation.k) == (3, ["math500", "aime24"], 8)
+    with pytest.raises(UserError, match=r"validation.evry: unknown field \(did you mean 'every'\?\)"):
+        load_recipe("tiny", ["validation.evry=3"])
+    with pytest.raises(UserError, match="validation.benchmarks: validation.every > 0 needs at least one benchmark"):
+        load_recipe("tiny", ["validation.benchmarks=[]"])
+    assert load_recipe("tiny", ["validation.every=0", "validation.benchmarks=[]"]).validation.enabled is False
+    for name in ("1.7b_8b", "4b_8b", "4b_14b", "grpo_8b"):
+        assert load_recipe(name).validation.benchmarks == ["math500", "aime24"]

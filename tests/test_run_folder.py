@@ -47,14 +47,15 @@ def test_an_embedded_run_writes_exactly_the_files_run_folder_names(tiny_models, 
         f"models.target={tiny_models / 'target'}", f"output.run_dir={tmp_path / 'run'}", "data.limit=4",
         "optim.prompts_per_step=4", "optim.mini_batch=4", "optim.micro_batch=8", "rollout.group_size=2",
         "rollout.max_response_tokens=4", "schedule.total_steps=1", "schedule.anneal_steps=0",
-        "output.save_every=1", "engine.device=cpu",
+        "output.save_every=1", "engine.device=cpu", "validation.every=1", "validation.limit=2", "validation.k=1",
+        f"validation.benchmarks=[{tiny_models / 'data' / 'heldout.jsonl'}]",
     ]).as_baseline()
     folder = RunFolder(recipe.output.run_dir)
     assert run_training(recipe) == folder.root
 
     written = {p.name for p in folder.root.iterdir()}
     named = {folder.recipe_path, folder.command_path, folder.env_path, folder.metrics_path, folder.checkpoints,
-             folder.final}
+             folder.final, folder.val_path, folder.validation(0).parent}
     assert written == {p.name for p in named}
     assert [p.name for p in folder.checkpoints.iterdir()] == [folder.checkpoint(1).name]
     assert folder.finished()
@@ -62,3 +63,6 @@ def test_an_embedded_run_writes_exactly_the_files_run_folder_names(tiny_models, 
     env = json.loads(folder.env_path.read_text())
     assert (env["engine"], env["device"], env["torch_threads"]) == ("embedded", "cpu", 1)
     assert len(folder.metrics_path.read_text().splitlines()) == 1
+    assert sorted(p.name for p in folder.validation(0).parent.iterdir()) == [folder.validation(0).name,
+                                                                             folder.validation(1).name]
+    assert len(folder.val_path.read_text().splitlines()) == 2

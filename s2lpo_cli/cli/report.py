@@ -12,7 +12,8 @@ from s2lpo_cli.console import err, out
 EPILOG = (
     "Example: s2lpo report runs/tiny runs/tiny_grpo --out report  |  "
     "s2lpo report runs/base_eval runs/tiny runs/tiny_grpo --baseline base_eval  |  "
-    "s2lpo report runs/a runs/b runs/c --group s2lpo=a,b"
+    "s2lpo report runs/a runs/b runs/c --group s2lpo=a,b  |  "
+    "s2lpo report runs/s2lpo_seed0 runs/s2lpo_seed1 runs/grpo_seed0 runs/grpo_seed1 --reach 0.4"
 )
 
 
@@ -35,6 +36,12 @@ def report(
         typer.Option("--group", help="NAME=RUN,RUN: runs that are seeds of one arm (mean, sd bands). Default: runs "
                      "whose names differ only in digits (seed0, seed1) form an arm."),
     ] = None,
+    reach: Annotated[
+        float | None,
+        typer.Option("--reach", min=0.0, max=1.0, help="Validation Pass@1 (0-1) whose first step each arm reports. "
+                     "Default: per benchmark, the baseline arm's final validation Pass@1 (how soon each arm gets "
+                     "where the baseline ended)."),
+    ] = None,
 ) -> None:
     """Compare training runs and evaluations: tables, PNG plots, report.md and report.json."""
     from rich.console import Console
@@ -43,7 +50,7 @@ def report(
     from s2lpo_cli.reporting.report import make_report
     from s2lpo_cli.reporting.tables import to_rich
 
-    result = make_report(run_dirs, out_dir, baseline, group)
+    result = make_report(run_dirs, out_dir, baseline, group, reach)
     for run in result.data["runs"]:
         for note in run["notes"]:
             err.print(f"[yellow]{run['name']}:[/] {note}", highlight=False)

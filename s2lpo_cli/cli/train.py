@@ -32,6 +32,7 @@ def train(
     resolved = _with_models_resolved(load_recipe(recipe, set_))
     if baseline:
         resolved = resolved.as_baseline()
+    _warn_about_validation(resolved)
     if dry_run:
         err.print(f"[bold]Resolved recipe[/] ({recipe})")
         out.print(to_yaml(resolved), highlight=False)
@@ -49,6 +50,13 @@ def train(
         from s2lpo_cli.training.run import run_training
 
         out.print(str(run_training(resolved)), highlight=False)  # the run folder, for scripts
+
+
+def _warn_about_validation(recipe: Recipe) -> None:
+    from s2lpo_cli.preflight.validation import validation_warnings
+
+    for warning in validation_warnings(recipe):
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 def _with_models_resolved(recipe: Recipe) -> Recipe:

@@ -6,6 +6,7 @@ from typing import Any
 
 from s2lpo_cli.preflight.findings import Finding
 from s2lpo_cli.preflight.training_data import TrainingData, check_training_data
+from s2lpo_cli.preflight.validation import check_validation
 from s2lpo_cli.recipe import Recipe
 
 EMBEDDED_LOGGERS = ("console", "jsonl")
@@ -36,4 +37,4 @@ def check_embedded(recipe: Recipe) -> tuple[Any, TrainingData, list[Finding]]:
 
     tokenizer = load_tokenizer(recipe.models.target)
     data, findings = check_training_data(recipe, tokenizer, reuse=True, strict=True)
-    return tokenizer, data, findings + check_loggers(recipe) + check_device(recipe)
+    return tokenizer, data, findings + check_loggers(recipe) + check_device(recipe) + check_validation(recipe, strict=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from s2lpo_cli.preflight.findings import Finding
 from s2lpo_cli.preflight.training_data import TrainingData, check_training_data
+from s2lpo_cli.preflight.validation import check_validation
 from s2lpo_cli.recipe import Recipe
 from s2lpo_cli.verl_ext.command import (
     REWARD_FUNCTION,
@@ -241,4 +242,4 @@ def check_verl(recipe: Recipe, ray_address: str | None, *, strict: bool) -> tupl
     if strict:
         findings += check_agent_loop_imports()
     data, found = check_training_data(recipe, tokenizer, reuse=False, strict=strict)
-    return data, findings + found
+    return data, findings + found + check_validation(recipe, strict=strict, engine="verl", tokenizer=tokenizer)

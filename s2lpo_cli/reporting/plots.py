@@ -193,6 +193,38 @@ def checkpoint_plot(data: dict[str, Any], path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def validation_plot(data: dict[str, Any], path: Path) -> Path | None:
+    """Per benchmark: validation Pass@1 against the step and against the target's cumulative tokens, per arm
+    (mean of its seeds, +-1 sd band)."""
+    curves = data["validation"]["curves"]
+    if not curves:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(curves), 2, figsize=(12, 4 * len(curves)), squeeze=False)
+    arm_names = list(data["arms"])
+    for (ax_step, ax_tokens), (bench, arms) in zip(axes, curves.items(), strict=True):
+        for arm, curve in arms.items():
+            color = _color(arm_names.index(arm))
+            seeds = len(data["arms"][arm])
+            label = arm if seeds == 1 else f"{arm} (mean of {seeds} seeds, band: ±1 sd)"
+            for ax, key in ((ax_step, "step"), (ax_tokens, "target_tokens")):
+                points = [p for p in curve if p[key] is not None]
+                x, mean = [p[key] for p in points], [100 * p["mean"] for p in points]
+                ax.plot(x, mean, "-o", color=color, markersize=4, label=label)
+                if seeds > 1:
+                    sd = [100 * (p["sd"] or 0.0) for p in points]
+                    ax.fill_between(x, [m - s for m, s in zip(mean, sd, strict=True)],
+                                    [m + s for m, s in zip(mean, sd, strict=True)], color=color, alpha=0.2)
+        ax_step.set(ylabel=f"{bench}: Pass@1 (%)", title=f"{bench}: validation Pass@1 per step")
+        _step_axis(ax_step)
+        ax_tokens.set(xlabel="target tokens generated (cumulative)", ylabel=f"{bench}: Pass@1 (%)",
+                      title=f"{bench}: validation Pass@1 against the target's rollout tokens")
+        ax_tokens.grid(alpha=0.3)
+        for ax in (ax_step, ax_tokens):
+            _legend(ax)
+    return _save(fig, path)
+
+
 def all_plots(data: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     """Every plot the data allows, named by what it shows."""
     made = {
@@ -205,6 +237,7 @@ def all_plots(data: dict[str, Any], out_dir: Path) -> dict[str, Path]:
                                     "KL and entropy per step"),
         "target_tokens": target_tokens_plot(data, out_dir / "target_tokens.png"),
         "heldout_checkpoints": checkpoint_plot(data, out_dir / "heldout_checkpoints.png"),
+        "validation": validation_plot(data, out_dir / "validation.png"),
     }
     for bench in data["benchmarks"]:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", bench)

@@ -21,6 +21,9 @@ PLOT_CAPTIONS = {
     "response_length": "Mean response length per step.",
     "kl_entropy": "KL to the initial model and policy entropy per step.",
     "target_tokens": "Tokens the target generated, cumulative: the rollout compute each run paid.",
+    "validation": "Validation Pass@1 during training (val.jsonl) against the step (left) and against the tokens the "
+                  "target generated (right, the rollout compute); arms of several seeds: mean with a band of one "
+                  "standard deviation. Step 0 is the untrained model.",
     "heldout_checkpoints": "Held-out accuracy of each checkpoint (heldout_scores.json); arms of several seeds: "
                            "mean with a band of one standard deviation.",
 }
@@ -54,12 +57,12 @@ def render_markdown(data: dict[str, Any], grids: list[Grid], plots: dict[str, Pa
 
 
 def make_report(run_dirs: list[str | Path], out_dir: str | Path, baseline: str | None = None,
-                groups: list[str] | None = None) -> Report:
+                groups: list[str] | None = None, reach: float | None = None) -> Report:
     """Read every run, write report.json, the PNG plots and report.md into out_dir.
-    groups: `--group NAME=RUN,RUN` options (arms of several seeds)."""
+    groups: `--group NAME=RUN,RUN` options (arms of several seeds); reach: see reporting/validation.py."""
     runs = load_runs(run_dirs)
     base = pick_baseline(runs, baseline)
-    data = build_report_data(runs, base, parse_groups(groups or [], [r.name for r in runs]))
+    data = build_report_data(runs, base, parse_groups(groups or [], [r.name for r in runs]), reach)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     grids = all_grids(data)

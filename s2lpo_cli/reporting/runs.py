@@ -9,6 +9,7 @@ from s2lpo_cli.errors import UserError
 from s2lpo_cli.reporting.checkpoint_scores import load_checkpoint_scores
 from s2lpo_cli.reporting.eval_results import EvalResults, load_eval_results
 from s2lpo_cli.reporting.training_log import METRICS, RECIPE, TrainingLog, is_training_run, load_training_log
+from s2lpo_cli.reporting.validation import load_validation
 
 
 @dataclass
@@ -18,6 +19,7 @@ class Run:
     training: TrainingLog | None
     evals: EvalResults | None
     checkpoint_scores: dict[int, float] = field(default_factory=dict)
+    validation: dict[str, dict[int, float]] = field(default_factory=dict)  # val.jsonl: {benchmark: {step: Pass@1}}
 
     @property
     def notes(self) -> list[str]:
@@ -45,7 +47,7 @@ def load_run(path: str | Path) -> Run:
             "result/*/summary.json or result/*/<bench>.json (written by `s2lpo eval --output DIR`) under it"
         )
     return Run(name=folder.resolve().name, path=folder, training=training, evals=evals,
-               checkpoint_scores=load_checkpoint_scores(folder))
+               checkpoint_scores=load_checkpoint_scores(folder), validation=load_validation(folder))
 
 
 def load_runs(paths: list[str | Path]) -> list[Run]:

@@ -10,6 +10,7 @@ from s2lpo_cli.reporting.eval_results import BenchResult
 from s2lpo_cli.reporting.runs import Run
 from s2lpo_cli.reporting.smoothing import headline
 from s2lpo_cli.reporting.training_log import TrainingLog
+from s2lpo_cli.reporting.validation import arm_curves, arm_of, reach_table, run_curves
 from s2lpo_cli.reporting.verdict import verdict
 
 
@@ -96,9 +97,11 @@ def benchmark_names(runs: list[Run]) -> list[str]:
     return names
 
 
-def build_report_data(runs: list[Run], baseline: Run, groups: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def build_report_data(runs: list[Run], baseline: Run, groups: dict[str, list[str]] | None = None,
+                      reach: float | None = None) -> dict[str, Any]:
     """Everything the report shows; a benchmark one run lacks and others have is listed as missing.
-    groups: arms named by hand ({arm: run names}); the other runs are grouped by name (see arms.py)."""
+    groups: arms named by hand ({arm: run names}); the other runs are grouped by name (see arms.py).
+    reach: the validation Pass@1 whose first step each arm reports (None: the baseline arm's final one)."""
     benches = benchmark_names(runs)
     base_results = baseline.evals.benchmarks if baseline.evals else {}
     out_runs = []
@@ -115,11 +118,14 @@ def build_report_data(runs: list[Run], baseline: Run, groups: dict[str, list[str
                 "training": training_summary(run.training) if run.training else None,
                 "benchmarks": {b: _bench_row(results.get(b), base_results.get(b)) for b in benches},
                 "heldout_by_checkpoint": {str(step): acc for step, acc in run.checkpoint_scores.items()},
+                "validation": run_curves(run.validation, [asdict(s) for s in run.training.steps] if run.training else []),
                 "missing_benchmarks": missing,
                 "notes": notes,
             }
         )
     data = {"baseline": baseline.name, "benchmarks": benches, "runs": out_runs,
             "arms": group_runs([r.name for r in runs], groups), "warnings": version_warnings(runs, benches)}
+    curves = arm_curves(out_runs, data["arms"])
+    data["validation"] = {"curves": curves, "reach": reach_table(curves, arm_of(baseline.name, data["arms"]), reach)}
     data["verdict"] = verdict(data)
     return data

@@ -100,8 +100,34 @@ def benchmark_grid(data: dict[str, Any], bench: str) -> Grid:
     return Grid(f"{bench} (Δ against {data['baseline']})", cols, rows)
 
 
+def _mean_sd(point: dict[str, Any]) -> str:
+    return pct(point["mean"]) + ("" if point["sd"] is None else f" ± {100 * point['sd']:.1f}")
+
+
+def validation_grid(data: dict[str, Any]) -> Grid | None:
+    """Per benchmark and arm: validation Pass@1 before training and at the last step, and the first step
+    (with the target tokens spent by then) at which the arm's mean reaches the stated accuracy."""
+    curves, reach = data["validation"]["curves"], data["validation"]["reach"]
+    if not curves:
+        return None
+    rows = []
+    for bench, arms in curves.items():
+        goal = reach.get(bench)
+        for arm, curve in arms.items():
+            first = goal["arms"].get(arm) if goal else None
+            reached = "—" if goal is None else "not reached" if first is None else (
+                f"step {first['step']}" + ("" if first["target_tokens"] is None else f" ({first['target_tokens']:,.0f} tokens)"))
+            start = curve[0] if curve and curve[0]["step"] == 0 else None
+            rows.append([bench, arm, _mean_sd(start) if start else "—", f"{_mean_sd(curve[-1])} (step {curve[-1]['step']})",
+                         "—" if goal is None else pct(goal["accuracy"]), reached])
+    sources = sorted({g["source"] for g in reach.values()})
+    title = "Validation Pass@1 during training (val.jsonl); first step reaching the accuracy" + (
+        f" ({'; '.join(sources)})" if sources else "")
+    return Grid(title, ["benchmark", "arm", "step 0", "last", "accuracy to reach", "first reached"], rows)
+
+
 def all_grids(data: dict[str, Any]) -> list[Grid]:
-    grids = [g for g in [training_overview(data)] if g]
+    grids = [g for g in [training_overview(data), validation_grid(data)] if g]
     grids += [schedule_grid(r) for r in data["runs"] if r["training"]]
     grids += [benchmark_grid(data, b) for b in data["benchmarks"]]
     return grids

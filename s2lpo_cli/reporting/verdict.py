@@ -1,5 +1,5 @@
 """The three lines report.md opens with, computed from the numbers: which arm has the higher final target
-reward, which the higher held-out accuracy, by how much, and whether that exceeds the seeds' spread
+reward, which the higher held-out accuracy (checkpoint scores, else the last validation, else a benchmark), by how much, and whether that exceeds the seeds' spread
 (the difference against the larger of the two arms' standard deviations)."""
 
 from __future__ import annotations
@@ -28,6 +28,15 @@ def final_target(run: dict[str, Any]) -> float | None:
 def last_checkpoint(run: dict[str, Any]) -> float | None:
     scores = run["heldout_by_checkpoint"]
     return scores[max(scores, key=int)] if scores else None
+
+
+def last_validation(bench: str) -> Callable[[dict[str, Any]], float | None]:
+    """A run's Pass@1 on `bench` at its last validation during training (val.jsonl)."""
+    def value(run: dict[str, Any]) -> float | None:
+        points = run["validation"].get(bench)
+        return points[-1]["pass@1"] if points else None
+
+    return value
 
 
 def _ranked(stats: Stats) -> list[tuple[str, tuple[float, float | None, int]]]:
@@ -65,6 +74,10 @@ def verdict(data: dict[str, Any]) -> list[str]:
                           lambda v: f"{v:.3f}", lambda d: f"{d:.3f}")]
     heldout = _stats(arms, last_checkpoint)
     held_label = "Held-out accuracy (last checkpoint)"
+    validated = next(iter(data["validation"]["curves"]), None)
+    if not heldout and validated is not None:
+        heldout = _stats(arms, last_validation(validated))
+        held_label = f"{validated} Pass@1 (last validation)"
     if not heldout and data["benchmarks"]:
         bench = data["benchmarks"][0]
         heldout = _stats(arms, lambda r: (r["benchmarks"].get(bench) or {}).get("pass@1"))

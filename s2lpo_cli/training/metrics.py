@@ -14,9 +14,10 @@ METRIC_KEYS = (
     "reward_mean", "reward_explorer", "reward_target", "accuracy",
     "adv_mean", "adv_std", "zero_var_frac", "clip_frac", "kl", "entropy", "iw_mean", "iw_max",
     "response_len", "target_tokens", "tokens_per_s", "step_time_s",
-    "time_generation_s", "time_grading_s", "time_update_s", "loss", "grad_norm", "lr",
+    "time_generation_s", "time_grading_s", "time_update_s", "time_validation_s", "loss", "grad_norm", "lr",
 )
-TIMING_KEYS = ("tokens_per_s", "step_time_s", "time_generation_s", "time_grading_s", "time_update_s")  # differ between otherwise identical runs
+TIMING_KEYS = ("tokens_per_s", "step_time_s", "time_generation_s", "time_grading_s", "time_update_s",
+               "time_validation_s")  # differ between otherwise identical runs
 
 
 def ordered(metrics: dict[str, Any]) -> dict[str, Any]:

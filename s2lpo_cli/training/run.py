@@ -138,6 +138,7 @@ def _train(recipe: Recipe, pre: Preflight, device: str, steps: list[Any], regist
     from s2lpo_cli.training.threads import apply_threads
     from s2lpo_cli.training.trainer import Trainer
     from s2lpo_cli.training.trainer_config import TrainerConfig
+    from s2lpo_cli.training.validation import Validation
 
     apply_threads(registry)
     folder = _start_folder(recipe, device, resuming=pre.resume_from is not None)  # env.json records the thread count
@@ -147,26 +148,32 @@ def _train(recipe: Recipe, pre: Preflight, device: str, steps: list[Any], regist
     ref = None
     if recipe.optim.kl.enabled:
         ref = _load_policy(recipe.models.target, device).eval().requires_grad_(False)
-    done = 0
+    done, done_step = 0, 0
+    console = "console" in recipe.output.logger
     with Grader() as grader:
         trainer = Trainer(TrainerConfig.from_recipe(recipe), model, pre.tokenizer, pre.prompts, grader,
                           explorer=pre.explorer, ref_model=ref)
         if pre.resume_from is not None:
             state = load_checkpoint(pre.resume_from, model, trainer.optimizer)
             trainer.pool.load_state_dict(state.pool)
-            done = state.physical_done
+            done, done_step = state.physical_done, state.step
             err.print(f"resuming {run_dir} after step {state.step} ({pre.resume_from.name})")
         metrics_file.keep_first(metrics_path, done)
+        validation = Validation(recipe, folder, grader, say=(lambda line: err.print(line, highlight=False)) if console else None)
+        validation.resume_after(done_step)
         save_every = recipe.output.save_every
-        console = "console" in recipe.output.logger
         with TrainingDisplay(len(steps), done, recipe.schedule.total_steps, enabled=console) as display:
+            validation_s = validation.validate(0, trainer.engine)  # counted in the first step's line
             for i in range(done, len(steps)):
                 apply_threads(registry)  # trainers started or ended since: take a fair share of the cores
                 m = trainer.step(i, steps[i])
-                metrics_file.append(metrics_path, m)
-                display.show(m)
                 t = steps[i].step
                 ends_logical = i == len(steps) - 1 or steps[i + 1].step != t
+                if ends_logical:  # before the checkpoint: a checkpoint implies its validation is logged
+                    validation_s += validation.validate(t, trainer.engine)
+                m["time_validation_s"], validation_s = validation_s, 0.0
+                metrics_file.append(metrics_path, m)
+                display.show(m)
                 if ends_logical and ((save_every and t % save_every == 0) or i == len(steps) - 1):
                     state = TrainerState(step=t, physical_done=i + 1, pool=trainer.pool.state_dict())
                     save_checkpoint(run_dir, model, pre.tokenizer, trainer.optimizer, state)

@@ -30,6 +30,8 @@ from s2lpo_cli.recipe import Recipe
 from s2lpo_cli.run_folder import RunFolder
 from s2lpo_cli.schedule import step_plan
 from s2lpo_cli.verl_ext.command import VerlPaths
+from s2lpo_cli.verl_ext.logs import log_entries
+from s2lpo_cli.verl_ext.validation import convert_validation, is_validation_only
 
 # our key -> verl metric names, first present wins
 METRIC_SOURCES: dict[str, tuple[str, ...]] = {
@@ -43,6 +45,7 @@ METRIC_SOURCES: dict[str, tuple[str, ...]] = {
     "step_time_s": ("timing_s/step",),
     "time_generation_s": ("timing_s/gen",),
     "time_grading_s": ("timing_s/reward",),
+    "time_validation_s": ("timing_s/testing",),
     "loss": ("actor/pg_loss", "actor/actor/pg_loss"),
     "grad_norm": ("actor/grad_norm", "actor/actor/grad_norm"),
     "lr": ("actor/lr", "actor/actor/lr"),
@@ -117,19 +120,14 @@ def convert_metrics(run_dir: str | Path, recipe: Recipe) -> int:
     global step logged twice the later attempt wins.
     """
     paths = VerlPaths.for_run(run_dir)
-    logs = sorted(paths.root.glob("metrics.*.jsonl")) + ([paths.metrics] if paths.metrics.is_file() else [])
-    if not logs:
-        return 0
     explorer = json.loads(paths.explorer_steps.read_text()) if paths.explorer_steps.is_file() else {}
     by_step: dict[int, dict[str, Any]] = {}
-    for log in logs:
-        for line in log.read_text().splitlines():
-            try:
-                entry = json.loads(line) if line.strip() else {}
-            except json.JSONDecodeError:  # the line a killed run was writing
-                continue
-            if "step" in entry and entry.get("data") and 1 <= int(entry["step"]) <= len(step_plan(recipe)):
-                by_step[int(entry["step"])] = map_metrics(entry, recipe, explorer.get(str(entry["step"])))
+    for entry in log_entries(paths):
+        # a validation-only line (where a resumed run starts) is val.jsonl's (verl_ext.validation), not a step
+        if entry.get("data") and not is_validation_only(entry["data"]) and 1 <= int(entry["step"]) <= len(step_plan(recipe)):
+            by_step[int(entry["step"])] = map_metrics(entry, recipe, explorer.get(str(entry["step"])))
+    if not by_step:
+        return 0
     records = [by_step[g] for g in sorted(by_step)]
     out = RunFolder(run_dir).metrics_path
     write_text_atomic(out, "".join(json.dumps(r) + "\n" for r in records))
@@ -202,6 +200,7 @@ def main() -> None:
     run_dir = Path(sys.argv[1])
     recipe = load_recipe(RunFolder(run_dir).recipe_path)
     steps = convert_metrics(run_dir, recipe)
+    convert_validation(run_dir, recipe)
     exposed = link_checkpoints(run_dir, recipe)
     print(f"{run_dir}: {steps} steps in metrics.jsonl; checkpoints: {', '.join(sorted(exposed)) or 'none'}")
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from s2lpo_cli.evaluation.validation import sampling
 from s2lpo_cli.recipe import Recipe
 from s2lpo_cli.schedule import step_plan
 
@@ -46,6 +47,11 @@ class VerlPaths:
     @property
     def val_parquet(self) -> Path:
         return self.root / "val.parquet"
+
+    @property
+    def validation(self) -> Path:
+        """verl's dump of validation generations: `<global step>.jsonl` (trainer.validation_data_dir)."""
+        return self.root / "validation"
 
     @property
     def explorer_bank(self) -> Path:
@@ -152,6 +158,25 @@ def reward_workers(recipe: Recipe) -> int:
     return int(recipe.engine.overrides.get("reward.num_workers", default))
 
 
+def validation_overrides(recipe: Recipe, paths: VerlPaths) -> list[tuple[str, Any]]:
+    """verl's validation: `test_freq` every `validation.every` global steps (and at the last), before training when
+    asked, the eval mode's sampling as `val_kwargs` (verl's have no presence penalty), generations dumped."""
+    v = recipe.validation
+    if not v.enabled:
+        return [("trainer.test_freq", -1), ("trainer.val_before_train", False)]
+    settings = sampling(v, recipe.rollout.max_response_tokens)
+    return [
+        ("trainer.test_freq", v.every),
+        ("trainer.val_before_train", v.before_train),
+        ("trainer.validation_data_dir", str(paths.validation)),
+        ("actor_rollout_ref.rollout.val_kwargs.n", v.k),
+        ("actor_rollout_ref.rollout.val_kwargs.do_sample", settings["temperature"] > 0),
+        ("actor_rollout_ref.rollout.val_kwargs.temperature", settings["temperature"]),
+        ("actor_rollout_ref.rollout.val_kwargs.top_p", settings["top_p"]),
+        ("actor_rollout_ref.rollout.val_kwargs.top_k", settings["top_k"]),
+    ]
+
+
 def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
     """Every Hydra override of the run, derived from the recipe; `engine.overrides` last."""
     r, o, e = recipe.rollout, recipe.optim, recipe.engine
@@ -224,8 +249,7 @@ def verl_overrides(recipe: Recipe, paths: VerlPaths) -> list[str]:
         ("trainer.total_epochs", 1),
         ("trainer.total_training_steps", steps),
         ("trainer.save_freq", save_freq(recipe) or steps),  # launch refuses None
-        ("trainer.test_freq", -1),
-        ("trainer.val_before_train", False),
+        *validation_overrides(recipe, paths),
         ("trainer.project_name", PROJECT_NAME),
         ("trainer.experiment_name", recipe.name),
         ("trainer.logger", loggers),

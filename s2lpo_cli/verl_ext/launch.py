@@ -102,6 +102,7 @@ def write_run_folder(recipe: Recipe, prepared: Prepared) -> tuple[VerlPaths, lis
         train_table,
         val_table,
         validate_verl_parquet,
+        validation_table,
         write_bank,
         write_table,
     )
@@ -110,7 +111,8 @@ def write_run_folder(recipe: Recipe, prepared: Prepared) -> tuple[VerlPaths, lis
     paths = VerlPaths.for_run(run_dir)
     paths.root.mkdir(parents=True, exist_ok=True)
     write_table(train_table(prepared.planned, recipe), paths.train_parquet)
-    write_table(val_table(prepared.val_rows, recipe), paths.val_parquet)
+    validation = validation_table(recipe) if recipe.validation.enabled else val_table(prepared.val_rows, recipe)
+    write_table(validation, paths.val_parquet)
     write_bank(bank_table(prepared.planned, prepared.responses, recipe.rollout.max_response_tokens), paths.explorer_bank)
     validate_verl_parquet(paths.train_parquet, train=True)
     validate_verl_parquet(paths.val_parquet, train=False)
@@ -173,8 +175,10 @@ def launch(recipe: Recipe, ray_address: str | None = None) -> None:
 
 def collect(run_dir: Path, recipe: Recipe) -> None:
     from s2lpo_cli.verl_ext.checkpoints import convert_metrics, link_checkpoints
+    from s2lpo_cli.verl_ext.validation import convert_validation
 
     steps = convert_metrics(run_dir, recipe)
+    convert_validation(run_dir, recipe)
     exposed = link_checkpoints(run_dir, recipe)
     out.print(f"{run_dir}: {steps} steps in metrics.jsonl; checkpoints: {', '.join(sorted(exposed)) or 'none'}")
 

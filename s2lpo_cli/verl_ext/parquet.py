@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from s2lpo_cli.atomic import replace_atomically
 from s2lpo_cli.data.rows import Row
 from s2lpo_cli.errors import UserError
-from s2lpo_cli.prompting import build_messages
+from s2lpo_cli.prompting import DEFAULT_INSTRUCTION, build_messages
 from s2lpo_cli.recipe import Recipe
 from s2lpo_cli.schedule import step_plan
 from s2lpo_cli.verl_ext.command import AGENT_NAME
@@ -108,6 +108,31 @@ def train_table(planned: list[PlannedRow], recipe: Recipe) -> pa.Table:
 
 def val_table(rows: list[Row], recipe: Recipe) -> pa.Table:
     records = [verl_record(r, recipe, index=i, split="val") for i, r in enumerate(rows)]
+    return pa.Table.from_pylist(records, schema=VAL_SCHEMA)
+
+
+def validation_table(recipe: Recipe) -> pa.Table:
+    """The recipe's validation benchmarks as verl's validation rows: the questions and prompts of `s2lpo eval`
+    (each benchmark's own instruction, no system message), `data_source` the benchmark's name, so verl logs
+    `val-core/<benchmark>/...` and `verl_ext.validation` maps them back to val.jsonl rows."""
+    from s2lpo_cli.data.benchmarks import spec_of
+    from s2lpo_cli.evaluation.runner import load_questions
+    from s2lpo_cli.evaluation.validation import eval_settings
+
+    settings = eval_settings(recipe)
+    records = []
+    for name, rows in load_questions(settings).items():
+        spec = spec_of(name, settings.benchmarks[name])
+        instruction = spec.instruction if spec else DEFAULT_INSTRUCTION
+        for row in rows:
+            records.append({
+                "data_source": name,
+                "prompt": build_messages(row.question, instruction),
+                "ability": ABILITY,
+                "reward_model": {"style": "rule", "ground_truth": row.answer},
+                "extra_info": {"split": "val", "index": len(records), "prompt_id": row.prompt_id, "step": 0,
+                               "explorer": []},
+            })
     return pa.Table.from_pylist(records, schema=VAL_SCHEMA)
 
 

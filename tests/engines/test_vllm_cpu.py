@@ -269,7 +269,7 @@ def test_a_rollout_store_written_by_vllm_trains_with_the_embedded_trainer(tiny_m
         f"models.explorer_rollouts={store}", f"output.run_dir={run_dir}", f"data.train={tiny_models / 'data' / 'train.jsonl'}",
         "data.limit=8", "optim.prompts_per_step=4", "optim.mini_batch=4", "optim.micro_batch=8",
         "rollout.group_size=4", "rollout.max_response_tokens=16", "schedule.anneal_steps=2",
-        "schedule.total_steps=2", "engine.device=cpu",
+        "schedule.total_steps=2", "engine.device=cpu", "validation.every=0",
     ])
     run_sampling(build_job(str(tiny_models / "explorer"), recipe, engine="vllm"), engine=vllm_explorer)
     path = tmp_path / "recipe.yaml"

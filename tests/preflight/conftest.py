@@ -47,7 +47,7 @@ def recipe_for(train_file: Path, store: Path | None, *sets: str) -> Recipe:
     return load_recipe("tiny", [
         f"data.train={train_file}", f"models.explorer_rollouts={store}", "optim.prompts_per_step=4",
         "optim.mini_batch=4", "optim.micro_batch=16", "rollout.group_size=4", "schedule.total_steps=4",
-        "schedule.anneal_steps=4", "data.max_prompt_tokens=64", *sets,
+        "schedule.anneal_steps=4", "data.max_prompt_tokens=64", "validation.every=0", *sets,
     ])
 
 
@@ -87,7 +87,8 @@ def tiny_recipe(tiny_models: Path, store: Path, run_dir: Path, *sets: str):
         f"models.target={tiny_models / 'target'}", f"models.explorer={tiny_models / 'explorer'}",
         f"models.explorer_rollouts={store}", f"output.run_dir={run_dir}",
         f"data.train={tiny_models / 'data' / 'train.jsonl'}", "data.limit=12", "schedule.total_steps=8",
-        "schedule.anneal_steps=4", "optim.prompts_per_step=8", "optim.mini_batch=8", "optim.micro_batch=32", *sets,
+        "schedule.anneal_steps=4", "optim.prompts_per_step=8", "optim.mini_batch=8", "optim.micro_batch=32",
+        "validation.every=0", *sets,
     ])
 
 

@@ -26,7 +26,7 @@ def _recipe(tiny_models: Path, store: Path, run_dir: Path, *sets: str):
         f"models.explorer_rollouts={store}", f"output.run_dir={run_dir}", "data.limit=8",
         "optim.prompts_per_step=4", "optim.mini_batch=4", "optim.micro_batch=8", "rollout.group_size=4",
         "rollout.max_response_tokens=16", "schedule.anneal_steps=3", "schedule.total_steps=3",
-        "output.save_every=1", "engine.device=cpu", *sets,
+        "output.save_every=1", "engine.device=cpu", "validation.every=0", *sets,
     ])
 
 

@@ -32,7 +32,8 @@ def tiny_verl_recipe(tiny_models: Path, run_dir: Path, store: Path | None = None
         f"data.train={tiny_models / 'data' / 'train.jsonl'}", "data.limit=12",
         # the sizes these tests assume (8 steps x 8 prompts), whatever recipes/tiny.yaml's demo uses
         "schedule.total_steps=8", "schedule.anneal_steps=4", "optim.prompts_per_step=8", "optim.mini_batch=8",
-        "optim.micro_batch=32", *extra,
+        "optim.micro_batch=32", f"validation.benchmarks=[{tiny_models / 'data' / 'heldout.jsonl'}]",
+        "validation.limit=6", *extra,
     ]
     return load_recipe("tiny", sets)
 

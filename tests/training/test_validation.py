@@ -1,0 +1,144 @@
+"""Validation in the embedded trainer: val.jsonl rows equal `s2lpo eval` on the same weights, and a killed
+run resumed from its checkpoint has every validation step exactly once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from s2lpo_cli.cli.app import app
+from s2lpo_cli.evaluation.validation import VAL_KEYS
+from s2lpo_cli.recipe import load_recipe
+from s2lpo_cli.training.metrics import METRIC_KEYS
+
+QUESTIONS, K, MAX_TOKENS = 5, 2, 12
+
+
+def _recipe(tiny_models: Path, run_dir: Path, *sets: str):
+    """Plain GRPO on the tiny target (no explorer store needed), 3 steps, validation after each."""
+    return load_recipe("tiny", [
+        "models.explorer=null", "models.explorer_rollouts=null", f"models.target={tiny_models / 'target'}",
+        f"output.run_dir={run_dir}", "data.limit=8", "optim.prompts_per_step=4", "optim.mini_batch=4",
+        "optim.micro_batch=8", "rollout.group_size=4", f"rollout.max_response_tokens={MAX_TOKENS}",
+        "schedule.anneal_steps=0", "schedule.total_steps=3", "output.save_every=1", "engine.device=cpu",
+        "output.logger=[jsonl]", f"validation.benchmarks=[{tiny_models / 'data' / 'heldout.jsonl'}]",
+        "validation.every=1", f"validation.limit={QUESTIONS}", f"validation.k={K}", "validation.seed=3", *sets,
+    ])
+
+
+def _val(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "val.jsonl").read_text().splitlines()]
+
+
+def _without_time(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def _eval(model: Path, heldout: Path, out: Path) -> dict:
+    """`s2lpo eval` with the settings the recipe's validation section names."""
+    result = CliRunner().invoke(app, [
+        "eval", "--model", str(model), "--mode", "nothink", "--k", str(K), "--benchmark-file", str(heldout),
+        "--limit", str(QUESTIONS), "--seed", "3", "--temperature", "1.0", "--top-p", "1.0", "--top-k", "-1",
+        "--presence-penalty", "0", "--max-tokens", str(MAX_TOKENS), "--device", "cpu", "--output", str(out), "--json",
+    ])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["benchmarks"]["heldout"]
+
+
+def test_val_rows_are_what_s2lpo_eval_gives_for_the_same_weights(tiny_models, tmp_path):
+    from s2lpo_cli.training.run import run_training
+
+    run_dir = tmp_path / "run"
+    run_training(_recipe(tiny_models, run_dir))
+    rows = _val(run_dir)
+    assert [(r["step"], r["benchmark"]) for r in rows] == [(0, "heldout"), (1, "heldout"), (2, "heldout"), (3, "heldout")]
+    assert all(list(r) == list(VAL_KEYS) and r["n_questions"] == QUESTIONS and r["k"] == K for r in rows)
+    assert all(r["mode"] == "nothink" and r["seconds"] > 0 for r in rows)
+
+    heldout = tiny_models / "data" / "heldout.jsonl"
+    for step, model in ((0, tiny_models / "target"), (2, run_dir / "checkpoints" / "step_0002")):
+        evaluated = _eval(model, heldout, tmp_path / f"eval{step}")
+        row = rows[step]
+        assert {k: row[k] for k in evaluated} == evaluated  # pass@1, pass@k, lengths, versions: all equal
+    # the raw responses of each validation are kept in eval's layout
+    assert (run_dir / "validation" / "step_0002" / "heldout" / "heldout_raw.jsonl").is_file()
+
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert all(list(m) == list(METRIC_KEYS) for m in metrics)
+    # step 1's line holds the validation before training and after step 1; the rest their own
+    assert metrics[0]["time_validation_s"] >= rows[0]["seconds"] + rows[1]["seconds"]
+    assert [m["time_validation_s"] >= r["seconds"] for m, r in zip(metrics[1:], rows[2:], strict=True)] == [True, True]
+
+
+def test_a_run_killed_before_its_checkpoint_validates_each_step_once(tiny_models, tmp_path, monkeypatch):
+    """Killed after step 2 was validated but before its checkpoint, mid-way through writing a val row:
+    the resumed run drops step 2's rows and files, recomputes step 2 and logs it once, as an unbroken run did."""
+    from s2lpo_cli.training import run as run_module
+
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    run_module.run_training(_recipe(tiny_models, full))
+
+    save = run_module.save_checkpoint
+
+    def killed_at_step_2(run_dir, model, tokenizer, optimizer, state):
+        if state.step == 2:
+            with (cut / "val.jsonl").open("a") as fh:
+                fh.write('{"step": 2, "benchmark": "hel')  # the torn line a kill leaves
+            raise KeyboardInterrupt
+        return save(run_dir, model, tokenizer, optimizer, state)
+
+    monkeypatch.setattr(run_module, "save_checkpoint", killed_at_step_2)
+    with pytest.raises(KeyboardInterrupt):
+        run_module.run_training(_recipe(tiny_models, cut))
+    *complete, torn = (cut / "val.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in complete] == [0, 1, 2] and torn.endswith('"hel')
+    assert (cut / "validation" / "step_0002").is_dir()
+    monkeypatch.setattr(run_module, "save_checkpoint", save)
+
+    run_module.run_training(_recipe(tiny_models, cut))
+    assert [r["step"] for r in _val(cut)] == [0, 1, 2, 3]
+    assert _without_time(_val(cut)) == _without_time(_val(full))
+
+
+def test_the_console_line_of_a_row():
+    from s2lpo_cli.training.validation import row_line
+
+    row = {"step": 10, "benchmark": "heldout", "k": 4, "pass@1": 0.125, "pass@k": {"1": 0.125, "4": 0.3},
+           "n_questions": 139, "seconds": 3.14}
+    assert row_line(row) == "validation step 10: heldout pass@1 12.5%  pass@4 30.0%  (139 questions x 4, 3.1s)"
+
+
+@pytest.mark.slow
+def test_kill_9_anywhere_then_resume_logs_each_validation_once(tiny_models, tmp_path):
+    """A real `s2lpo train` killed with SIGKILL once step 2's validation is logged (its checkpoint may or may not
+    be written yet), then run again: val.jsonl ends with steps 0..3 once each, equal to an unbroken run's."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from s2lpo_cli.recipe import to_yaml
+    from s2lpo_cli.training.run import run_training
+
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    run_training(_recipe(tiny_models, full))
+    path = tmp_path / "cut.yaml"
+    path.write_text(to_yaml(_recipe(tiny_models, cut)))
+    command = [sys.executable, "-m", "s2lpo_cli.cli.app", "train", str(path)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    killed = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while '"step": 2' not in ((cut / "val.jsonl").read_text() if (cut / "val.jsonl").is_file() else ""):
+        assert killed.poll() is None, killed.communicate()[1]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [r["step"] for r in _val(cut)] == [0, 1, 2, 3]
+    assert _without_time(_val(cut)) == _without_time(_val(full))
