@@ -105,7 +105,8 @@ def embedded_run(workdir) -> Path:
 @pytest.fixture(scope="module")
 def mixed_run(workdir) -> tuple[Path, dict[int, dict]]:
     """S2L-PO mixed, killed with SIGKILL in global step 3 (after step 2's checkpoint), then the same command again."""
-    args = ["tiny_verl", *SMALL, "--set", "output.run_dir=runs/mixed"]
+    args = ["tiny_verl", *SMALL, "--set", "output.run_dir=runs/mixed", "--set", "validation.every=2",
+            "--set", "validation.limit=4"]
     before = kill_after_checkpoint(workdir, workdir / "runs" / "mixed", args, global_step=2)
     s2lpo(workdir, "train", *args)
     return workdir / "runs" / "mixed", before
@@ -121,6 +122,15 @@ def test_mixed_run_follows_the_schedule_with_verl_counts(mixed_run):
     logged = {**verl_lines(next((run / "verl").glob("metrics.2*.jsonl"))), **verl_lines(run / "verl" / "metrics.jsonl")}
     assert [logged[g]["s2lpo/explorer_responses"] for g in (1, 2, 3, 4)] == [PROMPTS * g for g in MIXED_G_W]
     assert [logged[g]["s2lpo/target_responses"] for g in (1, 2, 3, 4)] == [PROMPTS * (GROUP - g) for g in MIXED_G_W]
+
+
+def test_verl_validation_lands_in_val_jsonl(mixed_run):
+    """verl validates before training and every 2 global steps (test_freq) with s2lpo's reward; each validation
+    step is in val.jsonl once, although the resumed attempt validated again where it started."""
+    run, _ = mixed_run
+    rows = [json.loads(line) for line in (run / "val.jsonl").read_text().splitlines()]
+    assert sorted(r["step"] for r in rows) == [0, 2, 4]
+    assert all(r["benchmark"] == "heldout" and 0.0 <= r["pass@1"] <= 1.0 for r in rows)
 
 
 def test_verl_metrics_have_the_embedded_keys(mixed_run, embedded_run):

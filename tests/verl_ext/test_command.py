@@ -109,8 +109,8 @@ def test_agent_loop_config_names_the_loop_and_its_schedule():
 
 @pytest.mark.parametrize("name", ["4b_8b", "1.7b_8b"])
 def test_command_snapshot(name):
-    """The GPU commands, byte for byte. 1.7b_8b's snapshot was written by the code before CPU mode existed
-    (e5cad3d): CPU mode changes nothing in a GPU run's command."""
+    """The GPU commands, byte for byte (1.7b_8b's was first written by the code before CPU mode existed, e5cad3d,
+    and matched it; validation during training then added its overrides)."""
     snapshot = SNAPSHOTS / f"{name}_command.txt"
     command = shlex.join(verl_command(load_recipe(name), PATHS, python="python")).replace(" ", "\n") + "\n"
     if os.environ.get("S2LPO_UPDATE_SNAPSHOTS"):
@@ -149,3 +149,18 @@ def test_sampler_gets_the_schedule_the_agent_loop_gets():
     (entry,) = agent_loop_config(recipe, PATHS)
     assert dict(cfg.trainer.v1.sampler.sampler_kwargs) == {k: entry[k] for k in cfg.trainer.v1.sampler.sampler_kwargs}
     assert cfg.trainer.v1.sampler.custom_sampler.path == SAMPLER_MODULE
+
+
+@pytest.mark.parametrize("name", ["1.7b_8b", "4b_8b", "4b_14b", "grpo_8b"])
+def test_cpu_mode_leaves_gpu_commands_alone(name):
+    """No CPU-mode override or environment reaches a GPU recipe's command; the same recipe on CPU gets them all."""
+    from s2lpo_cli.verl_ext.command import verl_env
+    from s2lpo_cli.verl_ext.cpu.settings import cpu_overrides
+
+    recipe = load_recipe(name)
+    cpu_keys = {key for key, _ in cpu_overrides(workers=1)}
+    gpu = verl_overrides(recipe, PATHS)
+    assert not [o for o in gpu if o.split("=", 1)[0] in cpu_keys] and verl_env(recipe) == {}
+    on_cpu = recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"device": "cpu"})})
+    assert cpu_keys <= {o.split("=", 1)[0] for o in verl_overrides(on_cpu, PATHS)}
+    assert "actor_rollout_ref.rollout.name=s2lpo_embedded" in verl_overrides(on_cpu, PATHS)
