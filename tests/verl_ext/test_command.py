@@ -158,9 +158,9 @@ def test_cpu_mode_leaves_gpu_commands_alone(name):
     from s2lpo_cli.verl_ext.cpu.settings import cpu_overrides
 
     recipe = load_recipe(name)
-    cpu_keys = {key for key, _ in cpu_overrides(workers=1)}
-    gpu = verl_overrides(recipe, PATHS)
-    assert not [o for o in gpu if o.split("=", 1)[0] in cpu_keys] and verl_env(recipe) == {}
+    workers = recipe.engine.nodes * recipe.engine.gpus_per_node
+    cpu = {f"{key}={hydra_value(value)}" for key, value in cpu_overrides(workers=workers)}
+    assert not cpu & set(verl_overrides(recipe, PATHS)) and verl_env(recipe) == {}
     on_cpu = recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"device": "cpu"})})
-    assert cpu_keys <= {o.split("=", 1)[0] for o in verl_overrides(on_cpu, PATHS)}
+    assert cpu <= set(verl_overrides(on_cpu, PATHS))
     assert "actor_rollout_ref.rollout.name=s2lpo_embedded" in verl_overrides(on_cpu, PATHS)
