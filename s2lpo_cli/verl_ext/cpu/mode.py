@@ -27,6 +27,7 @@ from verl.workers.rollout.replica import RolloutReplicaRegistry
 
 from s2lpo_cli.verl_ext.cpu.settings import ROLLOUT_NAME
 
+
 @contextlib.contextmanager
 def _unpinned_offload_policy():
     """verl's FSDP2 wrapper builds CPUOffloadPolicy(pin_memory=True) for the reference model (patch 2)."""

@@ -15,7 +15,6 @@ On a GPU both are vLLM. Here:
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from typing import Any
 
@@ -23,9 +22,6 @@ import ray
 import torch
 from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica, TokenOutput
-
-
-logger = logging.getLogger(__name__)
 
 BATCH_WINDOW_S = 0.05  # how long the server waits for more concurrent requests before it decodes a batch
 
