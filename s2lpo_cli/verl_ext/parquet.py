@@ -164,10 +164,11 @@ def write_bank(table: pa.Table, path: Path) -> None:
     table = table.sort_by([("prompt_id", "ascending"), ("response_index", "ascending")])
     prompt_ids = table.column("prompt_id").to_pylist()
     starts = [i for i in range(len(prompt_ids)) if i == 0 or prompt_ids[i] != prompt_ids[i - 1]]
+    ends = [*starts[1:], len(prompt_ids)] if starts else []  # a GRPO run (--baseline) replays nothing
 
     def write(tmp: Path) -> None:
         with pq.ParquetWriter(tmp, table.schema, write_statistics=False) as writer:
-            for start, end in zip(starts, [*starts[1:], len(prompt_ids)], strict=True):
+            for start, end in zip(starts, ends, strict=True):
                 writer.write_table(table.slice(start, end - start))
 
     replace_atomically(path, write)

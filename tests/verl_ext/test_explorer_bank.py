@@ -76,3 +76,10 @@ def test_open_shares_one_bank_per_path(tmp_path):
     table, _ = _bank(prompts=1)
     write_bank(table, tmp_path / "bank.parquet")
     assert ExplorerBank.open(str(tmp_path / "bank.parquet")) is ExplorerBank.open(str(tmp_path / "bank.parquet"))
+
+
+def test_an_empty_bank_is_written(tmp_path):
+    """A GRPO run (--baseline) replays no explorer response: its bank has no rows (this crashed in zip)."""
+    path = tmp_path / "bank.parquet"
+    write_bank(BANK_SCHEMA.empty_table(), path)
+    assert pq.read_table(path).num_rows == 0
