@@ -40,13 +40,14 @@ def s2lpo(workdir: Path, *args: str, check: bool = True, **kwargs) -> subprocess
 
 
 def verl_lines(path: Path) -> dict[int, dict]:
+    """Global step -> verl's training metrics of that step (validation lines, logged apart, left out)."""
     lines = {}
     for line in path.read_text().splitlines() if path.is_file() else []:
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if entry.get("data"):
+        if "training/global_step" in entry.get("data", {}):
             lines[int(entry["step"])] = entry["data"]
     return lines
 
