@@ -186,7 +186,7 @@ def test_baseline_is_plain_grpo(workdir):
     s2lpo(workdir, "train", "tiny_verl", *SMALL, "--baseline", "--set", "schedule.total_steps=2",
           "--set", "schedule.anneal_steps=2",
           "--set", "output.save_every=0", "--set", "output.run_dir=runs/grpo")
-    rows = metrics(workdir / "runs" / "grpo")
+    rows = metrics(workdir / "runs" / "grpo_grpo")  # --baseline appends _grpo to the run folder
     assert [(r["g_w"], r["g_s"]) for r in rows] == [(0, GROUP), (0, GROUP)]
     assert all(r["reward_target"] is not None for r in rows)
 
