@@ -5,7 +5,8 @@ workers), right after `platform` (which registers the "cpu" platform), because t
 `VERL_USE_EXTERNAL_MODULES` and `VERL_PLATFORM=cpu` (`settings.cpu_env`). Importing it registers,
 through verl's extension points:
   - verl's FSDP engine for device "cpu" (`CPUFSDPEngineWithLMHead`), which verl registers for cuda/npu only;
-  - the rollout `s2lpo_embedded` (`rollout.EmbeddedReplica` and its `EmbeddedServerAdapter`).
+  - the rollout `s2lpo_embedded` (`rollout.EmbeddedReplica` and its `EmbeddedServerAdapter`); verl's table of
+    rollout adapters (`rollout.base._ROLLOUT_REGISTRY`) has no register function, so the entry is added to it.
 Two patches of verl, both made here and only when this module is loaded (CPU mode):
   1. `ActorRolloutRefWorker.actor_worker_cls/ref_worker_cls` become `CPUTrainingWorker`, which starts a
      plain gloo process group first: verl's TrainingWorker asks torch for "cpu:gloo,{device}:{backend}",
