@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-RUNS = {  # name -> (recipe, extra train flags)
+RUNS = {  # name -> (recipe, extra train flags); --baseline appends _grpo to the run folder
     "s2lpo_embedded": ("tiny", []),
-    "grpo_embedded": ("tiny", ["--baseline"]),
+    "grpo_embedded_grpo": ("tiny", ["--baseline"]),
     "s2lpo_verl": ("tiny_verl", []),
-    "grpo_verl": ("tiny_verl", ["--baseline"]),
+    "grpo_verl_grpo": ("tiny_verl", ["--baseline"]),
 }
 
 
@@ -57,7 +57,8 @@ def main() -> None:
         run = out / "runs" / name
         if not (run / "final").exists():
             start = time.monotonic()
-            s2lpo(out, "train", recipe, *extra, *shared, "--set", f"output.run_dir=runs/{name}")
+            run_dir = name.removesuffix("_grpo") if "--baseline" in extra else name
+            s2lpo(out, "train", recipe, *extra, *shared, "--set", f"output.run_dir=runs/{run_dir}")
             wall[name] = time.monotonic() - start
     s2lpo(out, "report", *(f"runs/{name}" for name in RUNS), "--out", "report")
     lines = ["| run | engine | steps | median s/step | final target reward (mean of last 5 steps) | wall s |",
