@@ -136,3 +136,26 @@ def test_verl_config_composition(monkeypatch, tmp_path):
     assert finding.code == "verl.config" and finding.field == "engine.overrides"
     monkeypatch.setitem(sys.modules, "verl", None)  # as if not installed
     assert [(f.code, f.severity) for f in verl_checks.check_composes([])] == [("verl.not_installed", "not_checked")]
+
+
+def test_verl_on_cpu_refuses_a_model_too_big_for_memory(tmp_path, train_file, monkeypatch):
+    """The estimate, by hand: 1,000 float32 parameters x 6 copies x 1 worker = 24,000 bytes, plus 700 MiB for each
+    of verl's 8 fixed processes and the worker (9 x 734,003,200 = 6,606,028,800 bytes)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from s2lpo_cli.verl_ext.cpu import memory
+
+    model = tmp_path / "model"
+    model.mkdir()
+    save_file({"a": torch.zeros(10, 50), "b": torch.zeros(500)}, str(model / "model.safetensors"))
+    assert memory.parameter_count(model) == 1000
+    assert memory.estimate_bytes(model, workers=1) == 24_000 + 9 * 700 * 2**20
+    recipe = recipe_for(train_file, None, "engine.kind=verl", "engine.device=cpu", "engine.gpus_per_node=1",
+                        f"models.target={model}")
+    monkeypatch.setattr(memory, "memory_available", lambda: 9 * 700 * 2**20 + 24_000)
+    assert verl_checks.check_cpu_memory(recipe) == []
+    monkeypatch.setattr(memory, "memory_available", lambda: 2**30)
+    (finding,) = verl_checks.check_cpu_memory(recipe)
+    assert (finding.code, finding.field, finding.severity) == ("cpu.memory", "models.target", "error")
+    assert "needs about 6.2 GiB" in finding.message and "has 1.0 GiB available" in finding.message
