@@ -123,8 +123,8 @@ def test_mixed_run_follows_the_schedule_with_verl_counts(mixed_run):
     logged = {**verl_lines(next((run / "verl").glob("metrics.2*.jsonl"))), **verl_lines(run / "verl" / "metrics.jsonl")}
     assert [logged[g]["s2lpo/explorer_responses"] for g in (1, 2, 3, 4)] == [PROMPTS * g for g in MIXED_G_W]
     assert [logged[g]["s2lpo/target_responses"] for g in (1, 2, 3, 4)] == [PROMPTS * (GROUP - g) for g in MIXED_G_W]
-    # target-only steps 3-4 (after two updates at lr 1e-3, and a resume): the rollout server sampled with the
-    # actor's current weights, so its log-probs are the actor's (a server left on older weights differs by far more)
+    # target-only steps 3-4 (after the updates of steps 1-2 and a resume): the rollout server's log-probs are the
+    # actor's, so it sampled with the actor's weights (this guards the weight sync only where steps 1-2 changed them)
     assert all(logged[g]["training/rollout_probs_diff_max"] < 1e-4 for g in (3, 4))
 
 
