@@ -135,6 +135,7 @@ def _train(recipe: Recipe, pre: Preflight, device: str, steps: list[Any], regist
     from s2lpo_cli.console import err
     from s2lpo_cli.grading.grader import Grader
     from s2lpo_cli.training.display import TrainingDisplay
+    from s2lpo_cli.training.loggers import open_loggers
     from s2lpo_cli.training.threads import apply_threads
     from s2lpo_cli.training.trainer import Trainer
     from s2lpo_cli.training.trainer_config import TrainerConfig
@@ -159,11 +160,13 @@ def _train(recipe: Recipe, pre: Preflight, device: str, steps: list[Any], regist
         metrics_file.keep_first(metrics_path, done)
         save_every = recipe.output.save_every
         console = "console" in recipe.output.logger
-        with TrainingDisplay(len(steps), done, recipe.schedule.total_steps, enabled=console) as display:
+        with (TrainingDisplay(len(steps), done, recipe.schedule.total_steps, enabled=console) as display,
+              open_loggers(recipe, run_dir, done) as loggers):
             for i in range(done, len(steps)):
                 apply_threads(registry)  # trainers started or ended since: take a fair share of the cores
                 m = trainer.step(i, steps[i])
                 metrics_file.append(metrics_path, m)
+                loggers.log(i + 1, m)
                 display.show(m)
                 t = steps[i].step
                 ends_logical = i == len(steps) - 1 or steps[i + 1].step != t
