@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
 STAMP   := $(VENV)/.installed
 
-.PHONY: install install-gpu check-gpu-install test test-fast test-vllm lint readme demo reproduce-toy bench clean
+.PHONY: install install-gpu check-gpu-install test test-fast test-vllm mutate lint readme demo reproduce-toy bench clean
 
 install: $(STAMP)
 
@@ -51,6 +51,15 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not gpu and not slow"
 
+# Mutation testing of the pure core (docs/testing.md; configured in pyproject.toml [tool.mutmut]); not in CI.
+# mutants/ keeps the results: a rerun tests only the functions that changed since. MUTANTS narrows a run to
+# some modules, e.g. make mutate MUTANTS='s2lpo_cli.training.losses* s2lpo_cli.schedule*'.
+MUTANTS ?=
+mutate: install
+	$(BIN)/pip install -q -e ".[mutate]" "$(TORCH)"
+	S2LPO_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/python scripts/mutation_survivors.py mutation-survivors.txt
+
 lint: install
 	$(BIN)/ruff check s2lpo_cli tests bench scripts
 
@@ -68,4 +77,4 @@ bench: install $(VLLM_STAMP)
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) *.egg-info .pytest_cache .ruff_cache mutants
