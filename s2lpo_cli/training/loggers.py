@@ -47,9 +47,8 @@ class TensorBoardLogger:
     def __init__(self, folder: Path, done: int):
         from torch.utils.tensorboard.writer import FileWriter
 
-        folder.mkdir(parents=True, exist_ok=True)
         before = sorted(folder.glob(EVENT_FILES))
-        self.writer = FileWriter(str(folder))
+        self.writer = FileWriter(str(folder))  # creates the folder
         self._copy_steps(before, done)
         for path in before:
             path.unlink()

@@ -73,3 +73,18 @@ def test_wandb_logs_offline_into_the_run_folder_and_a_resume_continues_its_run(t
     runs = sorted(p.name for p in (tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 2 and all(name.endswith(f"-{run_id}") for name in runs)
     assert not os.environ.get("WANDB_MODE")
+
+
+def test_a_kill_during_the_rewrite_leaves_copies_the_next_opening_merges(tmp_path):
+    import shutil
+
+    first = TensorBoardLogger(tmp_path, done=0)
+    for i, record in enumerate(records([0.1, 0.2])):
+        first.log(i + 1, record)
+    first.close()
+    [written] = tmp_path.glob("events.out.tfevents.*")
+    shutil.copy(written, tmp_path / (written.name + ".rewritten"))  # the rewrite's file, the old one not yet removed
+    TensorBoardLogger(tmp_path, done=2).close()
+    events = event_scalars(tmp_path)
+    assert sorted((tag, step) for tag, step, _, _ in events) == sorted({(t, s) for t, s, _, _ in events})
+    assert accumulated(tmp_path)["reward_mean"] == [(1, pytest.approx(0.1)), (2, pytest.approx(0.2))]
