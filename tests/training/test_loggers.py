@@ -88,3 +88,47 @@ def test_a_kill_during_the_rewrite_leaves_copies_the_next_opening_merges(tmp_pat
     events = event_scalars(tmp_path)
     assert sorted((tag, step) for tag, step, _, _ in events) == sorted({(t, s) for t, s, _, _ in events})
     assert accumulated(tmp_path)["reward_mean"] == [(1, pytest.approx(0.1)), (2, pytest.approx(0.2))]
+
+
+class FakeWandb:
+    """The part of wandb the logger calls, recording what it was given."""
+
+    def __init__(self):
+        self.inits, self.logged = [], []
+
+    def Settings(self, **kw):  # noqa: N802 (wandb's name)
+        return kw
+
+    def init(self, **kw):
+        self.inits.append(kw)
+        return self
+
+    def log(self, values, step):
+        self.logged.append((step, values))
+
+    def finish(self):
+        pass
+
+
+def test_wandb_is_told_the_run_and_offline_unless_the_user_chose(tmp_path, monkeypatch):
+    import re
+    import sys
+
+    fake = FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_PROJECT", raising=False)
+    recipe = load_recipe("tiny", [f"output.run_dir={tmp_path}", "output.logger=[jsonl, wandb]"])
+    logger = WandbLogger(recipe, tmp_path)
+    logger.log(3, records([0.5])[0])
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setenv("WANDB_PROJECT", "mine")
+    WandbLogger(recipe, tmp_path)
+
+    first, second = fake.inits
+    run_id = first["id"]
+    assert re.fullmatch("[0-9a-f]{8}", run_id) and (tmp_path / "wandb_id.txt").read_text() == run_id + "\n"
+    assert first == {"project": "s2lpo", "name": "tiny", "id": run_id, "resume": "allow", "dir": str(tmp_path),
+                     "config": recipe.model_dump(mode="json"), "mode": "offline", "settings": {"console": "off"}}
+    assert second == {**first, "project": "mine", "mode": None}  # the same run; WANDB_MODE decides
+    assert fake.logged == [(3, scalars(records([0.5])[0]))]

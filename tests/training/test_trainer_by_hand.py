@@ -7,6 +7,7 @@ are "old".
 """
 
 import math
+import random
 
 import pytest
 import torch
@@ -59,8 +60,10 @@ class _AnswersEngine:
 
     def __init__(self, tok, golds: dict[tuple[int, ...], str]):
         self.tok, self.golds, self.pad_id = tok, golds, tok.pad_token_id
+        self.asked: list[tuple[list[list[int]], list[int]]] = []  # (prompts, seeds) of each call
 
     def generate_from_ids(self, prompt_ids, params, seeds):
+        self.asked.append(([list(ids) for ids in prompt_ids], list(seeds)))
         out = []
         for ids in prompt_ids:
             texts = [f"\\boxed{{{self.golds[tuple(ids)]}}}"] + ["\\boxed{100}"] * (params.n - 1)
@@ -80,6 +83,9 @@ def test_each_group_is_graded_against_its_own_prompts_gold(lm):
     with Grader(workers=1) as grader:
         trainer = Trainer(config, model, tok, prompts, grader, engine=engine)
         m = trainer.step(1, PhysicalStep(step=2, phase="mixed", explorer=0, target=2))
+    # the step's prompts in the batch's order, each group seeded by (recipe seed, step index, group)
+    seeds = [random.Random(f"gen:1:1:{g}").getrandbits(48) for g in (0, 1)]
+    assert engine.asked == [([prompts[3].token_ids, prompts[2].token_ids], seeds)]
     # each group: its own gold (reward 1) and 100 (reward 0)
     assert (m["reward_target"], m["reward_mean"], m["accuracy"], m["zero_var_frac"]) == (0.5, 0.5, 0.5, 0.0)
     # advantages +-0.5 / std([1, 0]) = +-1/sqrt(2) in both groups; their sample std over 4 is sqrt(2/3)
