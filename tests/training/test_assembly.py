@@ -81,3 +81,4 @@ def test_truncation_cuts_ids_and_logprobs():
     ids, lps, cut = truncate_response([1, 2, 3, 4], [-0.1, -0.2, -0.3, -0.4], 2)
     assert (ids, lps, cut) == ([1, 2], [-0.1, -0.2], True)
     assert truncate_response([1, 2], None, 2) == ([1, 2], None, False)
+    assert truncate_response([1, 2, 3], None, 2) == ([1, 2], None, True)  # a store without log-probs

@@ -71,9 +71,11 @@ class _AnswersEngine:
         return out
 
 
-def test_each_group_is_graded_against_its_own_prompts_gold(lm):
+@pytest.mark.parametrize("norm_by_std", [True, False])
+def test_each_group_is_graded_against_its_own_prompts_gold(lm, norm_by_std):
     load, tok = lm
-    config = _config("optim.prompts_per_step=2", "optim.mini_batch=2", "optim.seed=1")
+    config = _config("optim.prompts_per_step=2", "optim.mini_batch=2", "optim.seed=1",
+                     f"optim.norm_adv_by_std={str(norm_by_std).lower()}")
     golds = ["3", "5", "11", "13"]
     prompts = [Prompt(f"p{i}", g, _ids(tok, f"What is {g} + 0?")) for i, g in enumerate(golds)]
     batch = prompt_batch(1, len(prompts), 2, seed=1)
@@ -88,9 +90,10 @@ def test_each_group_is_graded_against_its_own_prompts_gold(lm):
     assert engine.asked == [([prompts[3].token_ids, prompts[2].token_ids], seeds)]
     # each group: its own gold (reward 1) and 100 (reward 0)
     assert (m["reward_target"], m["reward_mean"], m["accuracy"], m["zero_var_frac"]) == (0.5, 0.5, 0.5, 0.0)
-    # advantages +-0.5 / std([1, 0]) = +-1/sqrt(2) in both groups; their sample std over 4 is sqrt(2/3)
+    # advantages +-0.5 / std([1, 0]) = +-1/sqrt(2) in both groups: their sample std over 4 is sqrt(2/3);
+    # without the std (Dr. GRPO) +-0.5: sqrt(1/3)
     assert m["adv_mean"] == pytest.approx(0.0, abs=1e-6)
-    assert m["adv_std"] == pytest.approx(math.sqrt(2 / 3), rel=1e-5)
+    assert m["adv_std"] == pytest.approx(math.sqrt(2 / 3 if norm_by_std else 1 / 3), rel=1e-5)
 
 
 # ---------------------------------------------------------------------- truncated importance sampling
