@@ -20,6 +20,7 @@ from s2lpo_cli.schedule import PhysicalStep, step_plan
 from s2lpo_cli.training import trainer as trainer_module
 from s2lpo_cli.training.advantages import grpo_advantages
 from s2lpo_cli.training.assembly import Response, prompt_batch
+from s2lpo_cli.training.metrics import METRIC_KEYS
 from s2lpo_cli.training.trainer import Prompt, Trainer
 from s2lpo_cli.training.trainer_config import TrainerConfig
 
@@ -94,6 +95,36 @@ def test_each_group_is_graded_against_its_own_prompts_gold(lm, norm_by_std):
     # without the std (Dr. GRPO) +-0.5: sqrt(1/3)
     assert m["adv_mean"] == pytest.approx(0.0, abs=1e-6)
     assert m["adv_std"] == pytest.approx(math.sqrt(2 / 3 if norm_by_std else 1 / 3), rel=1e-5)
+
+
+@pytest.mark.parametrize(("n", "adv_std"), [(1, 0.0), (2, 1.0)])
+def test_a_steps_metrics_by_hand(lm, n, adv_std):
+    """One prompt, n target responses (split mode's target phase can leave G_s = 1)."""
+    load, tok = lm
+    config = _config("optim.prompts_per_step=1", "optim.mini_batch=1", "optim.lr=3e-4")
+    prompt = Prompt("p", "7", _ids(tok, "What is 7 + 0?"))
+    engine = _AnswersEngine(tok, {tuple(prompt.token_ids): "7"})
+    trainer = Trainer(config, load(), tok, [prompt], grader=_Verdicts(), engine=engine)
+    m = trainer.step(0, PhysicalStep(step=5, phase="target", explorer=0, target=n))
+    lengths = [len(_ids(tok, t)) for t in ["\\boxed{7}", "\\boxed{100}"][:n]]
+    assert set(m) == set(METRIC_KEYS)
+    assert (m["g_w"], m["g_s"], m["reward_explorer"], m["lr"]) == (0, n, None, 3e-4)
+    # one response: no spread, std 0 (not nan); two, rewards [1, 0]: advantages +-1/sqrt(2), std 1
+    assert m["adv_std"] == pytest.approx(adv_std, abs=1e-5) and m["zero_var_frac"] == (1.0 if n == 1 else 0.0)
+    assert (m["target_tokens"], m["response_len"]) == (sum(lengths), pytest.approx(sum(lengths) / n))
+    parts = m["time_generation_s"] + m["time_grading_s"] + m["time_update_s"]
+    assert min(m["time_generation_s"], m["time_grading_s"], m["time_update_s"]) >= 0
+    assert parts == pytest.approx(m["step_time_s"], rel=1e-6)
+    assert m["tokens_per_s"] == pytest.approx(sum(lengths) / m["step_time_s"], rel=1e-6)
+
+
+class _Verdicts:
+    """A grader that compares boxed integers itself: no worker processes."""
+
+    def grade(self, pairs):
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(correct=text == f"\\boxed{{{gold}}}") for text, gold in pairs]
 
 
 # ---------------------------------------------------------------------- truncated importance sampling
