@@ -235,6 +235,7 @@ def test_one_epoch_of_two_mini_batches_keeps_the_steps_starting_policy_as_old(lm
     stats = _update(trainer, responses, n_groups=4)
 
     first, second = calls  # one update per mini-batch of 2 groups, each one micro-batch
+    assert first["old"].shape[0] == second["old"].shape[0] == 8  # each group in one update only
     for call, rows in ((first, range(0, 8)), (second, range(8, 16))):
         for i, j in enumerate(rows):
             n = len(responses[j].token_ids)
