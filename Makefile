@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
 STAMP   := $(VENV)/.installed
 
-.PHONY: install install-gpu check-gpu-install test test-fast test-verl test-vllm verl-curve lint docs reference demo reproduce-toy bench clean
+.PHONY: install install-gpu check-gpu-install test test-fast test-verl test-vllm verl-curve mutate lint docs reference demo reproduce-toy bench clean
 
 install: $(STAMP)
 
@@ -55,6 +55,17 @@ test-fast: install
 test-verl: install
 	$(BIN)/python -m pytest -q -m verl_cpu -p no:cacheprovider tests/verl_cpu
 
+# Mutation testing of the pure core (docs/testing.md; configured in pyproject.toml [tool.mutmut]); not in CI.
+# mutants/ keeps the results: a rerun tests only the functions that changed since. MUTANTS narrows a run to
+# some modules, e.g. make mutate MUTANTS='s2lpo_cli.training.losses* s2lpo_cli.schedule*'.
+# The tiny models are cached in .tiny-cache/ (as .ci/run does): each mutant's test session would build them.
+MUTANTS ?=
+mutate: install
+	$(BIN)/pip install -q -e ".[mutate]" "$(TORCH)"
+	S2LPO_TINY_CACHE=$${S2LPO_TINY_CACHE:-$(CURDIR)/.tiny-cache} S2LPO_THREADS=1 OMP_NUM_THREADS=1 \
+		$(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/python scripts/mutation_survivors.py mutation-survivors.txt
+
 lint: install
 	$(BIN)/ruff check s2lpo_cli tests bench scripts
 
@@ -87,4 +98,4 @@ bench: install $(VLLM_STAMP)
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) *.egg-info .pytest_cache .ruff_cache site
+	rm -rf $(VENV) $(VLLM_VENV) *.egg-info .pytest_cache .ruff_cache site mutants

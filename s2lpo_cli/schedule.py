@@ -101,8 +101,3 @@ def step_plan(recipe: Recipe) -> list[PhysicalStep]:
     """
     s = recipe.schedule
     return physical_steps(s.total_steps, s.anneal_steps, recipe.rollout.group_size, s.mode)
-
-
-def max_explorer_count(anneal_steps: int, group_size: int) -> int:
-    """The most explorer responses any step needs per prompt (G at t=1 unless N=0)."""
-    return explorer_count(1, anneal_steps, group_size)

@@ -9,16 +9,18 @@ from s2lpo_cli.preflight.training_data import TrainingData, check_training_data
 from s2lpo_cli.preflight.validation import check_validation
 from s2lpo_cli.recipe import Recipe
 
-EMBEDDED_LOGGERS = ("console", "jsonl")
+LOGGER_EXTRAS = {"tensorboard": "tensorboard", "wandb": "wandb"}  # logger -> the package it needs (= its extra)
 
 
 def check_loggers(recipe: Recipe) -> list[Finding]:
-    unsupported = [name for name in recipe.output.logger if name not in EMBEDDED_LOGGERS]
-    if not unsupported:
-        return []
-    return [Finding("logger.unsupported", "output.logger",
-                    f"{', '.join(unsupported)} is only available with engine.kind verl; the embedded trainer writes "
-                    "metrics.jsonl and the console (use console, jsonl)")]
+    """Each logger beyond console and jsonl needs its package: a missing one is named with its extra."""
+    import importlib.util
+
+    return [Finding("logger.missing_extra", "output.logger",
+                    f"{name} needs the '{package}' package, which is not installed: pip install 's2lpo[{package}]' "
+                    f"(or remove {name} from output.logger)")
+            for name, package in LOGGER_EXTRAS.items()
+            if name in recipe.output.logger and importlib.util.find_spec(package) is None]
 
 
 def check_device(recipe: Recipe) -> list[Finding]:

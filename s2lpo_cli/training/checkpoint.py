@@ -34,7 +34,9 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     root = RunFolder(run_dir).checkpoints
     if not root.is_dir():
         return None
-    done = [p for p in root.iterdir() if p.name.startswith(CHECKPOINT_PREFIX) and (p / STATE).is_file()]
+    # step_NNNN.tmp holds a state file too when a kill came between its last write and its rename
+    done = [p for p in root.iterdir()
+            if p.name.startswith(CHECKPOINT_PREFIX) and p.name[len(CHECKPOINT_PREFIX):].isdigit() and (p / STATE).is_file()]
     return max(done, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]), default=None)
 
 

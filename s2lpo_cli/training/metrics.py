@@ -16,6 +16,24 @@ METRIC_KEYS = (
     "response_len", "target_tokens", "tokens_per_s", "step_time_s",
     "time_generation_s", "time_grading_s", "time_update_s", "time_validation_s", "loss", "grad_norm", "lr",
 )
+# Where verl logs the same quantity: our key -> verl's metric names, first present wins. verl_ext/checkpoints.py
+# maps verl's logs with it; the TensorBoard and wandb loggers write each value under the first name too.
+VERL_METRIC_SOURCES: dict[str, tuple[str, ...]] = {
+    "reward_mean": ("critic/score/mean",),
+    "accuracy": ("critic/score/mean",),
+    "adv_mean": ("critic/advantages/mean",),
+    "clip_frac": ("actor/pg_clipfrac", "actor/actor/pg_clipfrac"),
+    "kl": ("actor/kl_loss", "actor/actor/kl_loss"),
+    "entropy": ("actor/entropy",),
+    "response_len": ("response_length/mean",),
+    "step_time_s": ("timing_s/step",),
+    "time_generation_s": ("timing_s/gen",),
+    "time_grading_s": ("timing_s/reward",),
+    "time_validation_s": ("timing_s/testing",),
+    "loss": ("actor/pg_loss", "actor/actor/pg_loss"),
+    "grad_norm": ("actor/grad_norm", "actor/actor/grad_norm"),
+    "lr": ("actor/lr", "actor/actor/lr"),
+}
 TIMING_KEYS = ("tokens_per_s", "step_time_s", "time_generation_s", "time_grading_s", "time_update_s",
                "time_validation_s")  # differ between otherwise identical runs
 
@@ -29,8 +47,9 @@ def ordered(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def append(path: Path, metrics: dict[str, Any]) -> None:
+    line = json.dumps(ordered(metrics)) + "\n"  # a record off the contract never touches the file
     with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(ordered(metrics)) + "\n")
+        fh.write(line)
         fh.flush()
         os.fsync(fh.fileno())
 

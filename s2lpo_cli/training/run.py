@@ -135,6 +135,7 @@ def _train(recipe: Recipe, pre: Preflight, device: str, steps: list[Any], regist
     from s2lpo_cli.console import err
     from s2lpo_cli.grading.grader import Grader
     from s2lpo_cli.training.display import TrainingDisplay
+    from s2lpo_cli.training.loggers import open_loggers
     from s2lpo_cli.training.threads import apply_threads
     from s2lpo_cli.training.trainer import Trainer
     from s2lpo_cli.training.trainer_config import TrainerConfig
@@ -162,7 +163,8 @@ def _train(recipe: Recipe, pre: Preflight, device: str, steps: list[Any], regist
         validation = Validation(recipe, folder, grader, say=(lambda line: err.print(line, highlight=False)) if console else None)
         validation.resume_after(done_step)
         save_every = recipe.output.save_every
-        with TrainingDisplay(len(steps), done, recipe.schedule.total_steps, enabled=console) as display:
+        with (TrainingDisplay(len(steps), done, recipe.schedule.total_steps, enabled=console) as display,
+              open_loggers(recipe, run_dir, done) as loggers):
             validation_s = validation.validate(0, trainer.engine)  # counted in the first step's line
             for i in range(done, len(steps)):
                 apply_threads(registry)  # trainers started or ended since: take a fair share of the cores
@@ -173,6 +175,7 @@ def _train(recipe: Recipe, pre: Preflight, device: str, steps: list[Any], regist
                     validation_s += validation.validate(t, trainer.engine)
                 m["time_validation_s"], validation_s = validation_s, 0.0
                 metrics_file.append(metrics_path, m)
+                loggers.log(i + 1, m)
                 display.show(m)
                 if ends_logical and ((save_every and t % save_every == 0) or i == len(steps) - 1):
                     state = TrainerState(step=t, physical_done=i + 1, pool=trainer.pool.state_dict())

@@ -29,27 +29,11 @@ from s2lpo_cli.atomic import write_text_atomic
 from s2lpo_cli.recipe import Recipe
 from s2lpo_cli.run_folder import RunFolder
 from s2lpo_cli.schedule import step_plan
+from s2lpo_cli.training.metrics import VERL_METRIC_SOURCES
 from s2lpo_cli.verl_ext.command import VerlPaths
 from s2lpo_cli.verl_ext.logs import log_entries
 from s2lpo_cli.verl_ext.validation import convert_validation, is_validation_only
 
-# our key -> verl metric names, first present wins
-METRIC_SOURCES: dict[str, tuple[str, ...]] = {
-    "reward_mean": ("critic/score/mean",),
-    "accuracy": ("critic/score/mean",),
-    "adv_mean": ("critic/advantages/mean",),
-    "clip_frac": ("actor/pg_clipfrac", "actor/actor/pg_clipfrac"),
-    "kl": ("actor/kl_loss", "actor/actor/kl_loss"),
-    "entropy": ("actor/entropy",),
-    "response_len": ("response_length/mean",),
-    "step_time_s": ("timing_s/step",),
-    "time_generation_s": ("timing_s/gen",),
-    "time_grading_s": ("timing_s/reward",),
-    "time_validation_s": ("timing_s/testing",),
-    "loss": ("actor/pg_loss", "actor/actor/pg_loss"),
-    "grad_norm": ("actor/grad_norm", "actor/actor/grad_norm"),
-    "lr": ("actor/lr", "actor/actor/lr"),
-}
 # the embedded trainer's update phase covers verl's old log-probs, reference log-probs and actor update
 UPDATE_TIMERS = ("timing_s/old_log_prob", "timing_s/ref", "timing_s/update_actor")
 # verl's rollout_corr/rollout_is_* weight explorer and target rows alike: not the embedded iw_* (explorer rows)
@@ -99,7 +83,7 @@ def map_metrics(verl_line: dict[str, Any], recipe: Recipe, explorer: dict | None
         "g_s": phys.target,
         "verl_global_step": global_step,
     }
-    for key, sources in METRIC_SOURCES.items():
+    for key, sources in VERL_METRIC_SOURCES.items():
         record[key] = next((float(data[name]) for name in sources if data.get(name) is not None), None)
     update = [float(data[name]) for name in UPDATE_TIMERS if data.get(name) is not None]
     record["time_update_s"] = sum(update) if update else None

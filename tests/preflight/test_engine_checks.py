@@ -21,10 +21,16 @@ def _codes(findings):
     return [f.code for f in findings]
 
 
-def test_embedded_loggers(train_file):
-    [finding] = check_loggers(recipe_for(train_file, None, "output.logger=[jsonl, wandb]"))
-    assert finding.code == "logger.unsupported" and finding.message.startswith("wandb is only available")
+def test_embedded_loggers_name_the_extra_they_miss(train_file, monkeypatch):
+    every = recipe_for(train_file, None, "output.logger=[console, jsonl, tensorboard, wandb]")
+    assert check_loggers(every) == []  # installed here
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # find_spec says: not installed
+    monkeypatch.setitem(sys.modules, "wandb", None)
     assert check_loggers(recipe_for(train_file, None, "output.logger=[console, jsonl]")) == []
+    tensorboard, wandb = check_loggers(every)
+    assert (tensorboard.code, tensorboard.field) == ("logger.missing_extra", "output.logger")
+    assert "pip install 's2lpo[tensorboard]'" in tensorboard.message
+    assert wandb.message.startswith("wandb needs the 'wandb' package") and "pip install 's2lpo[wandb]'" in wandb.message
 
 
 def test_embedded_cuda_without_a_gpu(train_file):

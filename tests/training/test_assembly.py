@@ -23,7 +23,7 @@ def test_prompt_batches_cover_an_epoch_without_repeats():
 
 
 def test_prompt_batch_refuses_too_few_prompts():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="2 training prompts cannot fill a step of 3"):
         prompt_batch(0, 2, 3, seed=0)
 
 
@@ -73,11 +73,22 @@ def test_pool_draws_are_uniform_over_passes():
 
 
 def test_pool_refuses_more_than_it_holds():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="prompt p has 2 explorer responses, 3 requested"):
         ExplorerPool({"p": 2}, seed=0).draw("p", 3)
+    with pytest.raises(ValueError, match="prompt q has 0 explorer responses, 1 requested"):
+        ExplorerPool({"p": 2}, seed=0).draw("q", 1)
+
+
+def test_pool_order_is_pinned_per_prompt_and_per_pass():
+    """The seeded order is part of a run's state: a resumed run's cursor indexes it, and verl's launch plans its
+    draws with the same pool. Changing the order (its key: "explorer", seed, prompt, pass) breaks both."""
+    pool = ExplorerPool({"p": 8, "q": 8}, seed=0)
+    assert [pool.draw("p", 8), pool.draw("p", 8)] == [[6, 3, 0, 7, 2, 1, 4, 5], [4, 5, 1, 3, 6, 7, 0, 2]]
+    assert pool.draw("q", 8) == [0, 5, 2, 1, 3, 7, 6, 4]  # another prompt of the same size: another order
 
 
 def test_truncation_cuts_ids_and_logprobs():
     ids, lps, cut = truncate_response([1, 2, 3, 4], [-0.1, -0.2, -0.3, -0.4], 2)
     assert (ids, lps, cut) == ([1, 2], [-0.1, -0.2], True)
     assert truncate_response([1, 2], None, 2) == ([1, 2], None, False)
+    assert truncate_response([1, 2, 3], None, 2) == ([1, 2], None, True)  # a store without log-probs

@@ -80,6 +80,14 @@ def test_kl_estimators():
         kl_estimate(logp, ref, "nope")
 
 
+def test_low_var_kl_is_clamped_as_verl_clamps_it():
+    logp = torch.tensor([-1.0, -31.0, -1.0, float("-inf")])
+    ref = torch.tensor([-31.0, -1.0, -1.0, -1.0])
+    # log ratio ref - logp: -30 -> clamped to -20, k3 = e^-20 + 19 -> 10; +30 -> 20, e^20 - 21 -> 10;
+    # 0 -> 0; +inf (a token the policy gives probability 0) -> 20 -> 10, not nan
+    assert kl_estimate(logp, ref).tolist() == [10.0, 10.0, 0.0, 10.0]
+
+
 def test_token_logprobs_and_entropy():
     logits = torch.randn(2, 3, 7)
     targets = torch.randint(0, 7, (2, 3))

@@ -17,6 +17,8 @@ from s2lpo_cli.errors import UserError
 from s2lpo_cli.recipe import load_recipe, to_yaml
 from s2lpo_cli.training.metrics import METRIC_KEYS, TIMING_KEYS
 
+from .tb_events import accumulated, event_scalars
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -62,6 +64,18 @@ def _without_timing(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rows]
 
 
+def _assert_board_matches_metrics(run_dir: Path) -> None:
+    """TensorBoard shows each physical step once, with metrics.jsonl's values (float32), under its names."""
+    rows = _metrics(run_dir)
+    written = [(tag, step) for tag, step, _, _ in event_scalars(run_dir / "tensorboard")]
+    assert len(written) == len(set(written))
+    shown = accumulated(run_dir / "tensorboard")
+    for key in METRIC_KEYS:
+        expected = [(i + 1, r[key]) for i, r in enumerate(rows) if isinstance(r[key], (int, float))]
+        assert shown.get(key, []) == [(s, pytest.approx(v, rel=1e-6, abs=1e-6)) for s, v in expected], key
+    assert shown["critic/score/mean"] == shown["reward_mean"] and shown["actor/pg_clipfrac"] == shown["clip_frac"]
+
+
 def test_mismatched_tokenizer_is_refused_and_nothing_written(tiny_models, store, tmp_path):
     from s2lpo_cli.training.run import run_training
 
@@ -89,8 +103,25 @@ def test_uncovered_prompts_are_refused_and_nothing_written(tiny_models, store, t
     with pytest.raises(UserError, match=r"8 training prompt\(s\) that get explorer responses are not in"):
         run_training(_recipe(tiny_models, store, run_dir, "data.limit=16", "optim.prompts_per_step=16",
                              "optim.mini_batch=16"))
-    with pytest.raises(UserError, match="output.logger: wandb is only available with engine.kind verl"):
-        run_training(_recipe(tiny_models, store, run_dir, "output.logger=[jsonl, wandb]"))
+    assert not run_dir.exists()
+
+
+def test_tensorboard_shows_what_metrics_jsonl_holds(tiny_models, store, tmp_path):
+    from s2lpo_cli.training.run import run_training
+
+    run_dir = tmp_path / "run"
+    run_training(_recipe(tiny_models, store, run_dir, "output.logger=[jsonl, tensorboard]"))
+    assert len(_metrics(run_dir)) == 3
+    _assert_board_matches_metrics(run_dir)
+
+
+def test_a_logger_without_its_package_is_refused_naming_the_extra(tiny_models, store, tmp_path, monkeypatch):
+    from s2lpo_cli.training.run import run_training
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if not installed
+    run_dir = tmp_path / "run"
+    with pytest.raises(UserError, match=r"output.logger: tensorboard needs .* pip install 's2lpo\[tensorboard\]'"):
+        run_training(_recipe(tiny_models, store, run_dir, "output.logger=[jsonl, tensorboard]"))
     assert not run_dir.exists()
 
 
@@ -99,8 +130,9 @@ def test_killed_run_resumes_with_identical_metrics(tiny_models, store, tmp_path)
     full_dir, cut_dir = tmp_path / "full", tmp_path / "cut"
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    full = _train(_write(_recipe(tiny_models, store, full_dir), tmp_path / "a"))
-    cut_recipe = _write(_recipe(tiny_models, store, cut_dir), tmp_path / "b")
+    board = "output.logger=[console, jsonl, tensorboard]"
+    full = _train(_write(_recipe(tiny_models, store, full_dir, board), tmp_path / "a"))
+    cut_recipe = _write(_recipe(tiny_models, store, cut_dir, board), tmp_path / "b")
     killed = _train(cut_recipe)
     deadline = time.monotonic() + 300
     while not (cut_dir / "checkpoints" / "step_0001" / "trainer_state.json").is_file():
@@ -123,6 +155,8 @@ def test_killed_run_resumes_with_identical_metrics(tiny_models, store, tmp_path)
     assert reference[0]["reward_target"] is None and reference[2]["reward_explorer"] is None
     assert reference[0]["target_tokens"] == 0 and reference[2]["target_tokens"] > 0
     assert _without_timing(_metrics(cut_dir)) == _without_timing(reference)
+    for folder in (full_dir, cut_dir):
+        _assert_board_matches_metrics(folder)  # the resumed run's board holds each step once
 
     for folder in (full_dir, cut_dir):
         assert {p.name for p in folder.iterdir()} >= {"recipe.yaml", "command.txt", "env.json", "metrics.jsonl",

@@ -12,18 +12,6 @@ from s2lpo_cli.training.trainer import Prompt, Trainer
 from s2lpo_cli.training.trainer_config import TrainerConfig
 
 
-@pytest.fixture(scope="module")
-def lm(random_lm_dir):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(random_lm_dir)
-
-    def load():
-        return AutoModelForCausalLM.from_pretrained(random_lm_dir, dtype=torch.float32)
-
-    return load, tok
-
-
 def _recipe(*sets):
     return load_recipe("tiny", ["optim.prompts_per_step=4", "optim.mini_batch=4", "rollout.group_size=4", *sets])
 

@@ -22,7 +22,9 @@ from s2lpo_cli.verl_ext.launch import Prepared, write_run_folder
 
 from .conftest import compose_verl, tiny_verl_recipe, train_rows, write_store
 
-pytestmark = [pytest.mark.verl, pytest.mark.slow]
+# Slow: only the tests that run verl's TransferQueue trainer modules or many agent sessions; the rest (the
+# explorer slots, the split phases, the step check, the bank read) are in the quick selection.
+pytestmark = pytest.mark.verl
 SAMPLING = {"temperature": 1.0, "top_p": 1.0, "top_k": -1, "repetition_penalty": 1.0, "logprobs": True}
 
 
@@ -193,6 +195,7 @@ def _submit_step(tq_store, tq_worker, dataset, step: int, drop: tuple[str, ...] 
     return len(rows)
 
 
+@pytest.mark.slow
 def test_verl_worker_starts_only_the_planned_sessions_and_the_steps_stay_aligned(verl_run, tq_store, caplog):
     from s2lpo_cli.verl_ext.sampler import PlannedGroupReplayBuffer
 
@@ -275,6 +278,7 @@ def test_row_served_at_another_step_is_refused(verl_run):
         _drive(worker, dataset[8], global_steps=3, uid="x", n=1, postprocess=False)
 
 
+@pytest.mark.slow
 def test_verl_grpo_advantage_over_the_mixed_batch_equals_the_embedded_trainers(verl_run):
     from verl import DataProto
     from verl.trainer.ppo.core_algos import AdvantageEstimator

@@ -1,0 +1,245 @@
+"""The embedded trainer against values computed by hand.
+
+The other trainer tests compare two code paths (micro-batch vs full batch, killed-and-resumed vs
+uninterrupted); a bug both paths share passes them. These pin what a step must compute: which gold
+each response is graded against, which rows carry importance weights, and which policy's log-probs
+are "old".
+"""
+
+import math
+import random
+
+import pytest
+import torch
+
+from s2lpo_cli.data.rollout_store import StoredResponse
+from s2lpo_cli.engines.base import Completion, PromptOutput
+from s2lpo_cli.grading.grader import Grader
+from s2lpo_cli.recipe import load_recipe
+from s2lpo_cli.schedule import PhysicalStep, step_plan
+from s2lpo_cli.training import trainer as trainer_module
+from s2lpo_cli.training.advantages import grpo_advantages
+from s2lpo_cli.training.assembly import Response, prompt_batch
+from s2lpo_cli.training.metrics import METRIC_KEYS
+from s2lpo_cli.training.trainer import Prompt, Trainer
+from s2lpo_cli.training.trainer_config import TrainerConfig
+
+
+def _config(*sets):
+    return TrainerConfig.from_recipe(load_recipe("tiny", ["optim.micro_batch=64", *sets]))
+
+
+def _ids(tok, text):
+    return tok(text, add_special_tokens=False)["input_ids"]
+
+
+def _record_loss_calls(monkeypatch) -> list[dict]:
+    """Every ppo_loss call of the trainer: its inputs and the weights it applied, detached."""
+    calls = []
+    real = trainer_module.ppo_loss
+
+    def spy(cfg, logp, old_logp, advantages, mask, **kw):
+        terms = real(cfg, logp, old_logp, advantages, mask, **kw)
+        calls.append({"logp": logp.detach().clone(), "old": old_logp.detach().clone(), "mask": mask.clone(),
+                      "weights": None if terms.weights is None else terms.weights.clone()})
+        return terms
+
+    monkeypatch.setattr(trainer_module, "ppo_loss", spy)
+    return calls
+
+
+def _update(trainer, responses, n_groups):
+    adv = grpo_advantages(torch.tensor([r.reward for r in responses]), [r.group for r in responses]).advantages
+    return trainer._update(responses, adv, n_groups)
+
+
+# ---------------------------------------------------------------------- the gold of each group
+
+
+class _AnswersEngine:
+    """Answers each prompt with its own gold first, then with a number no prompt has as its gold."""
+
+    def __init__(self, tok, golds: dict[tuple[int, ...], str]):
+        self.tok, self.golds, self.pad_id = tok, golds, tok.pad_token_id
+        self.asked: list[tuple[list[list[int]], list[int]]] = []  # (prompts, seeds) of each call
+
+    def generate_from_ids(self, prompt_ids, params, seeds):
+        self.asked.append(([list(ids) for ids in prompt_ids], list(seeds)))
+        out = []
+        for ids in prompt_ids:
+            texts = [f"\\boxed{{{self.golds[tuple(ids)]}}}"] + ["\\boxed{100}"] * (params.n - 1)
+            out.append(PromptOutput(list(ids), [Completion(t, _ids(self.tok, t), [], "stop") for t in texts]))
+        return out
+
+
+@pytest.mark.parametrize("norm_by_std", [True, False])
+def test_each_group_is_graded_against_its_own_prompts_gold(lm, norm_by_std):
+    load, tok = lm
+    config = _config("optim.prompts_per_step=2", "optim.mini_batch=2", "optim.seed=1",
+                     f"optim.norm_adv_by_std={str(norm_by_std).lower()}")
+    golds = ["3", "5", "11", "13"]
+    prompts = [Prompt(f"p{i}", g, _ids(tok, f"What is {g} + 0?")) for i, g in enumerate(golds)]
+    batch = prompt_batch(1, len(prompts), 2, seed=1)
+    assert batch == [3, 2]  # no group's position is its prompt's index in the training set
+    model = load()
+    engine = _AnswersEngine(tok, {tuple(p.token_ids): p.answer for p in prompts})
+    with Grader(workers=1) as grader:
+        trainer = Trainer(config, model, tok, prompts, grader, engine=engine)
+        m = trainer.step(1, PhysicalStep(step=2, phase="mixed", explorer=0, target=2))
+    # the step's prompts in the batch's order, each group seeded by (recipe seed, step index, group)
+    seeds = [random.Random(f"gen:1:1:{g}").getrandbits(48) for g in (0, 1)]
+    assert engine.asked == [([prompts[3].token_ids, prompts[2].token_ids], seeds)]
+    # each group: its own gold (reward 1) and 100 (reward 0)
+    assert (m["reward_target"], m["reward_mean"], m["accuracy"], m["zero_var_frac"]) == (0.5, 0.5, 0.5, 0.0)
+    # advantages +-0.5 / std([1, 0]) = +-1/sqrt(2) in both groups: their sample std over 4 is sqrt(2/3);
+    # without the std (Dr. GRPO) +-0.5: sqrt(1/3)
+    assert m["adv_mean"] == pytest.approx(0.0, abs=1e-6)
+    assert m["adv_std"] == pytest.approx(math.sqrt(2 / 3 if norm_by_std else 1 / 3), rel=1e-5)
+
+
+@pytest.mark.parametrize(("n", "adv_std"), [(1, 0.0), (2, 1.0)])
+def test_a_steps_metrics_by_hand(lm, n, adv_std):
+    """One prompt, n target responses (split mode's target phase can leave G_s = 1)."""
+    load, tok = lm
+    config = _config("optim.prompts_per_step=1", "optim.mini_batch=1", "optim.lr=3e-4")
+    prompt = Prompt("p", "7", _ids(tok, "What is 7 + 0?"))
+    engine = _AnswersEngine(tok, {tuple(prompt.token_ids): "7"})
+    trainer = Trainer(config, load(), tok, [prompt], grader=_Verdicts(), engine=engine)
+    m = trainer.step(0, PhysicalStep(step=5, phase="target", explorer=0, target=n))
+    lengths = [len(_ids(tok, t)) for t in ["\\boxed{7}", "\\boxed{100}"][:n]]
+    assert set(m) == set(METRIC_KEYS)
+    assert (m["g_w"], m["g_s"], m["reward_explorer"], m["lr"]) == (0, n, None, 3e-4)
+    # one response: no spread, std 0 (not nan); two, rewards [1, 0]: advantages +-1/sqrt(2), std 1
+    assert m["adv_std"] == pytest.approx(adv_std, abs=1e-5) and m["zero_var_frac"] == (1.0 if n == 1 else 0.0)
+    assert (m["target_tokens"], m["response_len"]) == (sum(lengths), pytest.approx(sum(lengths) / n))
+    parts = m["time_generation_s"] + m["time_grading_s"] + m["time_update_s"]
+    assert min(m["time_generation_s"], m["time_grading_s"], m["time_update_s"]) >= 0
+    assert parts == pytest.approx(m["step_time_s"], rel=1e-6)
+    assert m["tokens_per_s"] == pytest.approx(sum(lengths) / m["step_time_s"], rel=1e-6)
+
+
+class _Verdicts:
+    """A grader that compares boxed integers itself: no worker processes."""
+
+    def grade(self, pairs):
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(correct=text == f"\\boxed{{{gold}}}") for text, gold in pairs]
+
+
+# ---------------------------------------------------------------------- truncated importance sampling
+
+
+def _uniform(model):
+    """A zero output layer: the policy is uniform, every token's log-prob is -log V."""
+    with torch.no_grad():
+        model.get_output_embeddings().weight.zero_()
+    return -math.log(model.config.vocab_size)
+
+
+# Per explorer token: log pi_target - log pi_explorer. Weights are exp(d), all below the threshold 2.
+EXPLORER_GAPS = [[0.25, -0.5, 0.6], [0.1, -1.0], [0.4, 0.0, -0.2, 0.3]]
+
+
+def test_truncated_is_weights_only_explorer_tokens_with_the_hand_computed_ratio(lm, monkeypatch):
+    load, tok = lm
+    model = load()
+    uniform_lp = _uniform(model)
+    trainer = Trainer(_config("off_policy.correction=truncated_is", "off_policy.is_threshold=2.0"),
+                      model, tok, [], grader=None)
+    prompt = _ids(tok, "What is 2 + 2?")
+    responses = []
+    for group in range(2):  # per group: explorer, explorer, target, target (the trainer's sorted order)
+        for k in range(4):
+            gaps = EXPLORER_GAPS[(group + k) % 3]
+            ids = list(range(20, 20 + len(gaps)))
+            if k < 2:
+                lps = [uniform_lp - d for d in gaps]
+                responses.append(Response(group, "explorer", prompt, ids, "", "stop", lps, reward=float(k % 2)))
+            else:
+                responses.append(Response(group, "target", prompt, ids, "", "stop", reward=float(k % 2)))
+    calls = _record_loss_calls(monkeypatch)
+    stats = _update(trainer, responses, n_groups=2)
+
+    (call,) = calls
+    explorer_weights = []
+    for row, r in enumerate(responses):
+        w = call["weights"][row, : len(r.token_ids)]
+        if r.source == "target":
+            assert torch.equal(w, torch.ones_like(w))
+        else:
+            gaps = EXPLORER_GAPS[(r.group + row % 4) % 3]
+            assert w.tolist() == pytest.approx([math.exp(d) for d in gaps], rel=1e-5)
+            explorer_weights += [math.exp(d) for d in gaps]
+    assert stats["iw_max"] == pytest.approx(math.exp(0.6), rel=1e-5)
+    assert stats["iw_mean"] == pytest.approx(sum(explorer_weights) / len(explorer_weights), rel=1e-5)
+
+
+def test_truncated_is_applies_at_step_1_where_every_response_is_the_explorers(lm, monkeypatch):
+    load, tok = lm
+    model = load()
+    uniform_lp = _uniform(model)
+    recipe = load_recipe("tiny", ["optim.prompts_per_step=1", "optim.mini_batch=1", "rollout.group_size=3",
+                                  "schedule.anneal_steps=2", "schedule.total_steps=2",
+                                  "off_policy.correction=truncated_is", "off_policy.is_threshold=2.0"])
+    first = step_plan(recipe)[0]
+    assert (first.explorer, first.target) == (3, 0)
+    prompt = Prompt("p", "4", _ids(tok, "What is 2 + 2?"))
+    stored = [StoredResponse("p", "", "4", "synthetic", prompt.token_ids, k, "", list(range(20, 20 + len(gaps))),
+                             [uniform_lp - d for d in gaps], "stop", float(k % 2), None, "ok")
+              for k, gaps in enumerate(EXPLORER_GAPS)]
+    trainer = Trainer(TrainerConfig.from_recipe(recipe), model, tok, [prompt], grader=None, explorer={"p": stored})
+    calls = _record_loss_calls(monkeypatch)
+    m = trainer.step(0, first)
+
+    (call,) = calls
+    assert call["weights"] is not None  # the loss was weighted, not only the metrics computed
+    gaps_of_length = {len(gaps): gaps for gaps in EXPLORER_GAPS}  # the draw order is seeded: rows by length
+    for row, mask in enumerate(call["mask"]):
+        n = int(mask.sum())
+        assert call["weights"][row, :n].tolist() == pytest.approx([math.exp(d) for d in gaps_of_length[n]], rel=1e-5)
+    weights = [math.exp(d) for gaps in EXPLORER_GAPS for d in gaps]
+    assert m["iw_max"] == pytest.approx(max(weights), rel=1e-5)
+    assert m["iw_mean"] == pytest.approx(sum(weights) / len(weights), rel=1e-5)
+
+
+# ---------------------------------------------------------------------- old log-probs
+
+
+def _logprobs_by_hand(model, responses, temperature):
+    """Each response alone through the plain transformers forward: no packing, no cache, no padding."""
+    out = []
+    with torch.no_grad():
+        for r in responses:
+            logits = model(input_ids=torch.tensor([r.prompt_ids + r.token_ids])).logits[0].float()
+            start = len(r.prompt_ids) - 1
+            lp = torch.log_softmax(logits[start : start + len(r.token_ids)] / temperature, dim=-1)
+            out.append(lp.gather(-1, torch.tensor(r.token_ids)[:, None]).squeeze(-1))
+    return out
+
+
+def test_one_epoch_of_two_mini_batches_keeps_the_steps_starting_policy_as_old(lm, monkeypatch):
+    load, tok = lm
+    model = load()
+    config = _config("optim.prompts_per_step=4", "optim.mini_batch=2", "optim.epochs=1", "optim.lr=1e-2")
+    trainer = Trainer(config, model, tok, [], grader=None)
+    g = torch.Generator().manual_seed(0)
+    responses = []
+    for group in range(4):
+        prompt = _ids(tok, f"What is {group} + {group}?")
+        for k in range(4):
+            ids = torch.randint(10, 200, (6,), generator=g).tolist()
+            responses.append(Response(group, "target", prompt, ids, "", "stop", reward=float((group + k) % 2)))
+    before = _logprobs_by_hand(model.eval(), responses, config.temperature)
+    calls = _record_loss_calls(monkeypatch)
+    stats = _update(trainer, responses, n_groups=4)
+
+    first, second = calls  # one update per mini-batch of 2 groups, each one micro-batch
+    assert first["old"].shape[0] == second["old"].shape[0] == 8  # each group in one update only
+    for call, rows in ((first, range(0, 8)), (second, range(8, 16))):
+        for i, j in enumerate(rows):
+            n = len(responses[j].token_ids)
+            assert torch.allclose(call["old"][i, :n], before[j], atol=1e-5)
+    moved = (second["logp"] - second["old"]).abs()[second["mask"].bool()]
+    assert float(moved.max()) > 0.2  # the first update moved the policy: the second one's ratio is not 1
+    assert stats["clip_frac"] > 0
