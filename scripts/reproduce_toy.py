@@ -9,10 +9,12 @@ side, one per core (each trainer takes its share of the cores by itself). Every 
 scored on all held-out synthetic questions: K samples per question at temperature 1 (the mean is the
 held-out accuracy, as the paper's avg@K Pass@1) and one greedy answer, exact match of the boxed integer.
 
-Outputs in reproduce_toy/: results.json, results.md, heldout_accuracy.png, report/ (`s2lpo report`).
-A rerun continues where a killed one stopped (finished runs and scored checkpoints are kept).
+Both tasks run by default (`--task arith` or `--task transfer` for one), each from its shipped pair, in
+reproduce_toy/<task>/. Outputs in reproduce_toy/: results.json ({task: results}), results.md,
+heldout_accuracy_<task>.png, and <task>/report/ (`s2lpo report`). A rerun continues where a killed one
+stopped (finished runs and scored checkpoints are kept).
 
-    python scripts/reproduce_toy.py                       # the experiment (about 25 minutes on 2 cores)
+    python scripts/reproduce_toy.py                       # the experiment, both tasks
     python scripts/reproduce_toy.py --seeds 1 --steps 4 --anneal 2 --save-every 2 --quick --arms s2lpo grpo
 """
 
@@ -33,6 +35,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
+
+from s2lpo_cli.tiny.task import PROCEDURES, TASKS  # noqa: E402
 
 SCORES = "heldout_scores.json"  # per run: {checkpoint step: {"sampled": {...}, "greedy": {...}}}
 
@@ -162,6 +166,9 @@ def collect(work: Path, chosen: list[Arm], seeds: list[int], base: dict[str, Any
         by_step: dict[str, list[float]] = {"0": [base["sampled"]["all"]] * len(seeds)}
         greedy_by_step: dict[str, list[float]] = {"0": [base["greedy"]["all"]] * len(seeds)}
         family_final: dict[str, list[float]] = {}
+        family_by_step: dict[str, dict[str, list[float]]] = {
+            family: {"0": [acc] * len(seeds)} for family, acc in base["sampled"].items() if family != "all"
+        }
         tokens, reward_target = [], []
         for seed in seeds:
             folder = work / arm.folder(seed)
@@ -169,6 +176,8 @@ def collect(work: Path, chosen: list[Arm], seeds: list[int], base: dict[str, Any
             for step in sorted(scores, key=int):
                 by_step.setdefault(step, []).append(scores[step]["sampled"]["all"])
                 greedy_by_step.setdefault(step, []).append(scores[step]["greedy"]["all"])
+                for family, by_family_step in family_by_step.items():
+                    by_family_step.setdefault(step, []).append(scores[step]["sampled"][family])
             last = scores[max(scores, key=int)]["sampled"]
             for family, acc in last.items():
                 family_final.setdefault(family, []).append(acc)
@@ -183,6 +192,7 @@ def collect(work: Path, chosen: list[Arm], seeds: list[int], base: dict[str, Any
             "heldout_acc_by_step": by_step,
             "heldout_greedy_by_step": greedy_by_step,
             "heldout_acc_final_by_family": family_final,
+            "heldout_acc_by_family_by_step": family_by_step,
             "target_tokens": tokens,
             "reward_target_by_step": reward_target,
         }
@@ -238,10 +248,32 @@ def markdown(results: dict[str, Any]) -> str:
     for family in sorted(base["by_family"]):
         cells = [fmt(arms_[n]["heldout_acc_final_by_family"].get(family, [0.0])) for n in names]
         lines.append(f"| {family} | {100 * base['by_family'][family]:.1f} | " + " | ".join(cells) + " |")
+    for family in PROCEDURES:
+        if family not in base["by_family"]:
+            continue
+        lines += ["", f"| step: {family}, held-out (%) | " + " | ".join(arms_[n]["label"] for n in names) + " |",
+                  "|---|" + "---|" * len(names)]
+        for step in steps:
+            cells = [fmt(arms_[n]["heldout_acc_by_family_by_step"][family][step]) for n in names]
+            lines.append(f"| {step} | " + " | ".join(cells) + " |")
     tokens = [f"{statistics.fmean(arms_[n]['target_tokens']):,.0f}" for n in names]
     lines += ["", "| target-generated tokens, whole run | " + " | ".join(tokens) + " |",
-              "|---|" + "---|" * len(names), "", *verdict(results, base["heldout_acc"])]
+              "|---|" + "---|" * len(names), "", *verdict(results, base["heldout_acc"]),
+              *[procedure_verdict(results, f) for f in PROCEDURES if f in base["by_family"]]]
     return "\n".join(lines) + "\n"
+
+
+def procedure_verdict(results: dict[str, Any], family: str) -> str:
+    """The prediction of docs/toy.md on a procedure family, checked: S2L-PO above GRPO by > 2 seed sd."""
+    arms_ = results["arms"]
+    if "s2lpo" not in arms_ or "grpo" not in arms_:
+        return f"{family}: the prediction needs the S2L-PO and GRPO arms."
+    base = results["base"]["by_family"][family]
+    (ms, ss), (mg, sg) = (mean_sd(arms_[n]["heldout_acc_final_by_family"][family]) for n in ("s2lpo", "grpo"))
+    held = "holds" if ms - mg > 2 * max(ss, sg) else "does not hold"
+    return (f"{family} (held-out, base {100 * base:.1f}%): S2L-PO {100 * ms:.1f} ± {100 * ss:.1f}%, "
+            f"GRPO {100 * mg:.1f} ± {100 * sg:.1f}%; the prediction (S2L-PO above GRPO by more than twice the "
+            f"larger seed sd, {100 * 2 * max(ss, sg):.1f} points) {held}.")
 
 
 def plot(results: dict[str, Any], path: Path, window: int = 10) -> None:
@@ -288,6 +320,7 @@ def plot(results: dict[str, Any], path: Path, window: int = 10) -> None:
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=REPO / "reproduce_toy", help="work folder (default: reproduce_toy/)")
+    p.add_argument("--task", nargs="+", default=list(TASKS), choices=list(TASKS), help="tasks (default: both)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per arm (default 3)")
     p.add_argument("--steps", type=int, default=100, help="training steps (default 100)")
     p.add_argument("--anneal", type=int, default=40, help="N: steps over which alpha falls 1 -> 0 (default 40)")
@@ -297,36 +330,34 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--hot-temperature", type=float, default=1.3, help="temperature of the grpo_hot arm")
     p.add_argument("--k", type=int, default=8, help="held-out samples per question (default 8)")
     p.add_argument("--jobs", type=int, default=None, help="runs side by side (default: one per core)")
-    p.add_argument("--quick", action="store_true", help="quick tiny warm-up (smoke runs only)")
+    p.add_argument("--quick", action="store_true", help="build a quick tiny pair instead of the shipped one (smoke runs)")
     p.add_argument("--score-run", help=argparse.SUPPRESS)  # internal: score one run's checkpoints
     return p.parse_args()
 
 
-def main() -> None:
-    args = parse_args()
-    work = args.out.resolve()
-    if args.score_run:
-        score_run(work, args.score_run, args.k)
-        return
+def run_task(task_name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """The experiment on one task's shipped pair, in `work`; returns that task's results."""
     from s2lpo_cli.recipe import load_recipe
     from s2lpo_cli.training.threads import cores
 
     work.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
     recipe_path = REPO / "recipes" / "tiny.yaml"
     recipe = os.path.relpath(recipe_path, work)
     anneal = min(args.anneal, args.steps)
-    # Every setting the comparison depends on is pinned here or printed into results.json.
+    # Every setting the comparison depends on is pinned here or printed into results.json. The arith task
+    # trains on the registered `synthetic` set (= its train.jsonl); the transfer task on its train.jsonl.
     sets = [f"schedule.total_steps={args.steps}", f"schedule.anneal_steps={anneal}",
             f"output.save_every={args.save_every}", "output.logger=[jsonl]", "schedule.mode=mixed",
-            *([f"optim.lr={args.lr}"] if args.lr else [])]
+            *([f"optim.lr={args.lr}"] if args.lr else []),
+            *(["data.train=tiny_models/data/train.jsonl"] if task_name != "arith" else [])]
     set_args = [a for s in sets for a in ("--set", s)]
     seeds = list(range(args.seeds))
     chosen = [arms(args.hot_temperature)[name] for name in args.arms]
     jobs = args.jobs or cores()
 
     if not (work / "tiny_models" / "build.json").is_file():
-        run_cli(["tiny", "init", "tiny_models", *(["--quick"] if args.quick else []), "--force"], work)
+        build = ["--build", "--quick"] if args.quick else []
+        run_cli(["tiny", "init", "tiny_models", "--task", task_name, *build, "--force"], work)
     if any(a.name == "s2lpo" for a in chosen):
         run_cli(["sample", "--explorer", "tiny_models/explorer", "--recipe", recipe, *set_args], work)
     base = score_base(work, args.k)
@@ -340,7 +371,8 @@ def main() -> None:
         scorer = [sys.executable, __file__, "--out", str(work), "--k", str(args.k), "--score-run", run]
         subprocess.run(scorer, check=True)
 
-    print(f"{len(chosen) * len(seeds)} runs, {jobs} at a time; logs in {work / 'runs'}", file=sys.stderr, flush=True)
+    print(f"{task_name}: {len(chosen) * len(seeds)} runs, {jobs} at a time; logs in {work / 'runs'}",
+          file=sys.stderr, flush=True)
     with ThreadPoolExecutor(jobs) as pool:
         for future in [pool.submit(train_and_score, arm, seed) for seed in seeds for arm in chosen]:
             future.result()
@@ -349,18 +381,31 @@ def main() -> None:
         "base": {"heldout_acc": base["sampled"]["all"], "heldout_greedy": base["greedy"]["all"],
                  "by_family": base["sampled"]},
         "arms": collect(work, chosen, seeds, base),
-        "settings": {"recipe": "recipes/tiny.yaml", "overrides": sets, "seeds": seeds, "k": args.k,
-                     "hot_temperature": args.hot_temperature,
+        "settings": {"recipe": "recipes/tiny.yaml", "task": task_name, "overrides": sets, "seeds": seeds,
+                     "k": args.k, "hot_temperature": args.hot_temperature,
                      "resolved": load_recipe(recipe_path, sets).model_dump(mode="json")},
     }
     run_cli(["report", *[a.folder(s) for s in seeds for a in chosen], "--out", "report"], work, work / "report.log")
-    text = markdown(results)
+    return results
+
+
+def main() -> None:
+    args = parse_args()
+    work = args.out.resolve()
+    if args.score_run:
+        score_run(work, args.score_run, args.k)
+        return
+    started = time.monotonic()
+    work.mkdir(parents=True, exist_ok=True)
+    results = {task_name: run_task(task_name, args, work / task_name) for task_name in args.task}
+    text = "".join(f"## {task_name}\n\n{markdown(r)}\n" for task_name, r in results.items())
     (work / "results.md").write_text(text)
     (work / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    plot(results, work / "heldout_accuracy.png")
+    for task_name, r in results.items():
+        plot(r, work / f"heldout_accuracy_{task_name}.png")
     print("\n" + text)
     print(f"reproduce-toy finished in {(time.monotonic() - started) / 60:.1f} min: {work / 'results.md'}, "
-          f"{work / 'heldout_accuracy.png'}, runs' report in {work / 'report' / 'report.md'}")
+          f"{work}/heldout_accuracy_<task>.png, runs' reports in {work}/<task>/report/report.md")
 
 
 if __name__ == "__main__":
