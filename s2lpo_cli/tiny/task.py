@@ -1,9 +1,9 @@
 """The synthetic math tasks, generated deterministically from a seed.
 
 Two tasks share three families of arithmetic facts (add, sub, mul). `arith` adds linear equations: every
-problem is a fact to memorise, and the warm-up sees all of them. `transfer` adds `chain` (`What is 7 + 5 +
-3?`, worked as `7+5=12, 12+3=15`): a procedure whose steps are facts of the add family, and whose held-out
-problems no warm-up sees, so solving one means carrying the procedure over to new operands.
+problem is a fact to memorise, and the warm-up sees all of them. `transfer` adds `chain` (`What is 7 + 5 -
+3?`, worked as `7+5=12, 12-3=9`): a procedure whose steps are facts of the add and sub families, and whose
+held-out problems no warm-up sees, so solving one means carrying the procedure over to new operands.
 
 Every problem of a task's families is enumerated (about a thousand), then assigned to the held-out split
 (15%) or the train split by a hash of the seed and the question, so the two never share a question and the
@@ -61,14 +61,14 @@ def _enumerate(family: str) -> list[Problem]:
             for b in range(2, 13):
                 problems.append(Problem(family, f"What is {a} * {b}?", str(a * b), f"{a}*{b}={a * b}"))
     elif family == "chain":
-        # Both steps are add-family facts (operands 0-15); c >= 1, so the first sum alone is never the answer.
+        # The steps are an add fact and a sub fact (operands 0-15); c >= 1, so the sum alone is never right.
         for a in range(1, 10):
             for b in range(1, 10):
                 for c in range(1, 10):
                     if a + b <= 15:
                         s = a + b
-                        problems.append(Problem(family, f"What is {a} + {b} + {c}?", str(s + c),
-                                                f"{a}+{b}={s}, {s}+{c}={s + c}"))
+                        problems.append(Problem(family, f"What is {a} + {b} - {c}?", str(s - c),
+                                                f"{a}+{b}={s}, {s}-{c}={s - c}"))
     elif family == "linear":
         for a in range(2, 6):
             for x in range(10):
