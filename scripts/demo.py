@@ -5,7 +5,7 @@ target and both trained models (held-out synthetic set; a slice of MATH-500 when
 -> report. Each command is printed before it runs, in the folder it runs in (the demo folder), so the demo
 doubles as a walk-through of the CLI. The demo folder is rebuilt from scratch on every run.
 
-    python scripts/demo.py              # the full demo (TIME_FULL)
+    python scripts/demo.py              # the full demo (3.1 min on 2 CPU cores shared with other jobs)
     python scripts/demo.py --small      # a smaller pipeline, same commands (the CI test runs this)
 """
 
