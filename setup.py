@@ -1,4 +1,5 @@
-"""Ships the top-level recipes/, eval_data/ and train_data/ inside the wheel, as s2lpo_cli/_shipped/.
+"""Ships the top-level recipes/, eval_data/, train_data/ and tiny_pairs/ inside the wheel, as
+s2lpo_cli/_shipped/.
 
 Everything else is declared in pyproject.toml. An editable install reads the folders where they are
 (s2lpo_cli/shipped.py), so only a regular build copies them.
@@ -10,7 +11,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-SHIPPED_FOLDERS = ("recipes", "eval_data", "train_data")  # = s2lpo_cli.shipped.SHIPPED_FOLDERS
+SHIPPED_FOLDERS = ("recipes", "eval_data", "train_data", "tiny_pairs")  # = s2lpo_cli.shipped.SHIPPED_FOLDERS
 
 
 class BuildWithShippedFolders(build_py):

@@ -1,4 +1,4 @@
-"""Where the folders s2lpo ships beside its code are: recipes/, eval_data/, train_data/.
+"""Where the folders s2lpo ships beside its code are: recipes/, eval_data/, train_data/, tiny_pairs/.
 
 In the repository they are top-level folders (the product's layout). A wheel carries them inside the
 package, as `s2lpo_cli/_shipped/<name>/` (setup.py copies them at build time), so an installed s2lpo
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-SHIPPED_FOLDERS = ("recipes", "eval_data", "train_data")
+SHIPPED_FOLDERS = ("recipes", "eval_data", "train_data", "tiny_pairs")
 IN_WHEEL = "_shipped"  # setup.py copies SHIPPED_FOLDERS to s2lpo_cli/_shipped/
 
 

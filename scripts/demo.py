@@ -1,11 +1,11 @@
 """`make demo`: the whole S2L-PO pipeline on tiny local models, every step through the public `s2lpo` CLI.
 
-build the tiny explorer and target -> explorer rollouts -> train S2L-PO and plain GRPO -> evaluate the base
+lay out the shipped tiny explorer and target -> explorer rollouts -> train S2L-PO and plain GRPO -> evaluate the base
 target and both trained models (held-out synthetic set; a slice of MATH-500 when ../shared/data has it)
 -> report. Each command is printed before it runs, in the folder it runs in (the demo folder), so the demo
 doubles as a walk-through of the CLI. The demo folder is rebuilt from scratch on every run.
 
-    python scripts/demo.py              # the full demo (about 10 minutes on 2 busy CPU cores, mostly the tiny build)
+    python scripts/demo.py              # the full demo (3.1 min on 2 CPU cores shared with other jobs)
     python scripts/demo.py --small      # a smaller pipeline, same commands (the CI test runs this)
 """
 
@@ -31,7 +31,6 @@ class Size:
     """How big the demo is: the recipe overrides and evaluation sizes."""
 
     recipe_set: tuple[str, ...]  # --set overrides of recipes/tiny.yaml, for `sample` and `train` alike
-    tiny_init: tuple[str, ...]  # extra flags of `s2lpo tiny init`
     eval_k: int
     eval_limit: int  # questions of each benchmark
 
@@ -40,14 +39,12 @@ class Size:
 # (a shorter run is within noise of the base), short enough for a demo.
 FULL = Size(
     recipe_set=("data.limit=160", "schedule.total_steps=30", "schedule.anneal_steps=10", "output.save_every=0"),
-    tiny_init=(),
     eval_k=4,
     eval_limit=139,  # every held-out question
 )
 SMALL = Size(
     recipe_set=("data.limit=8", "schedule.total_steps=2", "schedule.anneal_steps=1", "rollout.group_size=4",
                 "optim.prompts_per_step=4", "optim.mini_batch=4", "validation.every=1", "validation.limit=4"),
-    tiny_init=("--quick",),
     eval_k=2,
     eval_limit=4,
 )
@@ -81,7 +78,7 @@ def pipeline(size: Size, demo_dir: Path, with_math500: bool) -> list[Step]:
               ("the S2L-PO model", "runs/tiny/final", "runs/tiny/eval"),
               ("the GRPO model", "runs/tiny_grpo/final", "runs/tiny_grpo/eval")]
     steps = [
-        Step("Build and warm up the tiny explorer and target", ["tiny", "init", "tiny_models", *size.tiny_init]),
+        Step("Lay out the shipped tiny explorer and target", ["tiny", "init", "tiny_models"]),
         Step("Explorer rollouts on the synthetic training task",
              ["sample", "--explorer", "tiny_models/explorer", "--recipe", recipe, *sets]),
         Step("Train the target with S2L-PO", ["train", recipe, *sets]),

@@ -5,16 +5,16 @@ group size G (the same number of responses per step); S2L-PO takes G_w of each g
 offline rollouts while alpha anneals over the first N steps, GRPO samples all G from the target, and the
 third arm is GRPO sampling at a higher temperature (token-level diversity instead of a second policy).
 Training goes through the public CLI (`s2lpo tiny init`, `sample`, `train`, `report`); runs go side by
-side, one per core (each trainer takes its share of the cores by itself). Held-out accuracy is the
-recipe's validation during training (docs/validation.md): before training and every `--save-every` steps
-each run answers all held-out synthetic questions with K samples at temperature 1 through `s2lpo eval`'s
-code (the mean is the held-out accuracy, as the paper's avg@K Pass@1) into its val.jsonl. It replaced
-scoring every checkpoint afterwards (with a greedy answer too), which took longer: see docs/validation.md.
+side, one per core (each trainer takes its share of the cores by itself). Every saved checkpoint is
+scored on all held-out synthetic questions: K samples per question at temperature 1 (the mean is the
+held-out accuracy, as the paper's avg@K Pass@1) and one greedy answer, exact match of the boxed integer.
 
-Outputs in reproduce_toy/: results.json, results.md, heldout_accuracy.png, report/ (`s2lpo report`).
-A rerun continues where a killed one stopped (finished runs are kept; a killed one resumes).
+Both tasks run by default (`--task arith` or `--task transfer` for one), each from its shipped pair, in
+reproduce_toy/<task>/. Outputs in reproduce_toy/: results.json ({task: results}), results.md,
+heldout_accuracy_<task>.png, and <task>/report/ (`s2lpo report`). A rerun continues where a killed one
+stopped (finished runs and scored checkpoints are kept).
 
-    python scripts/reproduce_toy.py                       # the experiment (about 25 minutes on 2 cores)
+    python scripts/reproduce_toy.py                       # the experiment, both tasks
     python scripts/reproduce_toy.py --seeds 1 --steps 4 --anneal 2 --save-every 2 --quick --arms s2lpo grpo
 """
 
@@ -36,7 +36,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-HELDOUT = "heldout"  # the validation benchmark: tiny_models/data/heldout.jsonl, named after the file
+from s2lpo_cli.tiny.task import PROCEDURES, TASKS  # noqa: E402
+
+SCORES = "heldout_scores.json"  # per run: {checkpoint step: {"sampled": {...}, "greedy": {...}}}
 
 
 @dataclass(frozen=True)
@@ -79,34 +81,73 @@ def run_cli(args: list[str], cwd: Path, log: Path | None = None) -> None:
         sys.exit(f"reproduce-toy stopped: `s2lpo {shlex.join(args)}` exited with {proc.returncode}{where}")
 
 
-# ------------------------------------------------------------------ held-out accuracy from validation
+# ------------------------------------------------------------------ held-out accuracy of a checkpoint
 
 
-def heldout_by_step(folder: Path) -> dict[str, float]:
-    """{step: held-out accuracy} from a run's val.jsonl (step 0: the untrained target)."""
-    from s2lpo_cli.evaluation.validation import read_rows
-    from s2lpo_cli.run_folder import RunFolder
+def checkpoints(run: Path) -> list[tuple[int, Path]]:
+    """(step, model folder) of every saved step, in order."""
+    from s2lpo_cli.run_folder import CHECKPOINT_PREFIX, RunFolder
 
-    return {str(r["step"]): r["accuracy"] for r in read_rows(RunFolder(folder).val_path) if r["benchmark"] == HELDOUT}
+    found = []
+    for folder in sorted(RunFolder(run).checkpoints.glob(f"{CHECKPOINT_PREFIX}*")):
+        if folder.name.removeprefix(CHECKPOINT_PREFIX).isdigit() and (folder / "config.json").is_file():
+            found.append((int(folder.name.removeprefix(CHECKPOINT_PREFIX)), folder))
+    return found
 
 
-def by_family(folder: Path, step: int, families: dict[str, str]) -> dict[str, float]:
-    """Held-out accuracy per family at a validated step, from that validation's graded responses."""
-    from s2lpo_cli.run_folder import RunFolder
+def score_model(model_dir: Path, heldout: list[dict[str, str]], k: int, seed: int = 1234) -> dict[str, Any]:
+    """Held-out accuracy per family: mean over k samples at temperature 1, and greedy."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    right: dict[str, list[bool]] = {}
-    scored = RunFolder(folder).validation(step) / HELDOUT / f"{HELDOUT}.jsonl"
-    for line in scored.read_text().splitlines():
-        record = json.loads(line)
-        for ok in record["correct"]:
+    from s2lpo_cli.tiny.accuracy import is_correct, sample_responses
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    questions = [r["question"] for r in heldout]
+
+    def by_family(responses: list[str]) -> dict[str, float]:
+        right: dict[str, list[bool]] = {}
+        for i, response in enumerate(responses):
+            row = heldout[i % len(heldout)]
+            ok = is_correct(response, row["answer"])
             right.setdefault("all", []).append(ok)
-            right.setdefault(families.get(record["id"], "all"), []).append(ok)
-    return {name: sum(oks) / len(oks) for name, oks in sorted(right.items())}
+            right.setdefault(row.get("family", "all"), []).append(ok)
+        return {name: sum(oks) / len(oks) for name, oks in sorted(right.items())}
+
+    sampled = sample_responses(model, tokenizer, questions * k, temperature=1.0, seed=seed, batch_size=256)
+    greedy = sample_responses(model, tokenizer, questions, temperature=0.0, batch_size=256)
+    return {"sampled": by_family(sampled), "greedy": by_family(greedy)}
 
 
-def families_of(work: Path) -> dict[str, str]:
-    rows = [json.loads(line) for line in (work / "tiny_models/data/heldout.jsonl").read_text().splitlines() if line]
-    return {str(r["id"]): r.get("family", "all") for r in rows}
+def score_run(work: Path, run: str, k: int) -> None:
+    """Score every checkpoint of `run` not scored yet (kept in the run's heldout_scores.json)."""
+    from transformers.utils import logging as hf_logging
+
+    from s2lpo_cli.atomic import write_text_atomic
+    from s2lpo_cli.training.threads import TrainerRegistry, apply_threads
+
+    hf_logging.disable_progress_bar()
+
+    folder = work / run
+    path = folder / SCORES
+    scores = json.loads(path.read_text()) if path.is_file() else {}
+    heldout = [json.loads(line) for line in (work / "tiny_models/data/heldout.jsonl").read_text().splitlines() if line]
+    with TrainerRegistry() as registry:  # side by side with trainers: take a fair share of the cores
+        for step, model_dir in checkpoints(folder):
+            if str(step) not in scores:
+                apply_threads(registry)
+                scores[str(step)] = score_model(model_dir, heldout, k)
+                write_text_atomic(path, json.dumps(scores, indent=1) + "\n")
+
+
+def score_base(work: Path, k: int) -> dict[str, Any]:
+    path = work / "base_scores.json"
+    if not path.is_file():
+        heldout = [json.loads(line) for line in (work / "tiny_models/data/heldout.jsonl").read_text().splitlines()
+                   if line]
+        path.write_text(json.dumps(score_model(work / "tiny_models" / "target", heldout, k), indent=1) + "\n")
+    return json.loads(path.read_text())
 
 
 # ------------------------------------------------------------------ aggregation
@@ -116,22 +157,29 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def collect(work: Path, chosen: list[Arm], seeds: list[int]) -> dict[str, Any]:
+def collect(work: Path, chosen: list[Arm], seeds: list[int], base: dict[str, Any]) -> dict[str, Any]:
     from s2lpo_cli.run_folder import RunFolder
     from s2lpo_cli.training import metrics as metrics_file
 
-    families = families_of(work)
     out: dict[str, Any] = {}
     for arm in chosen:
-        by_step: dict[str, list[float]] = {}
+        by_step: dict[str, list[float]] = {"0": [base["sampled"]["all"]] * len(seeds)}
+        greedy_by_step: dict[str, list[float]] = {"0": [base["greedy"]["all"]] * len(seeds)}
         family_final: dict[str, list[float]] = {}
+        family_by_step: dict[str, dict[str, list[float]]] = {
+            family: {"0": [acc] * len(seeds)} for family, acc in base["sampled"].items() if family != "all"
+        }
         tokens, reward_target = [], []
         for seed in seeds:
             folder = work / arm.folder(seed)
-            scores = heldout_by_step(folder)
+            scores = json.loads((folder / SCORES).read_text())
             for step in sorted(scores, key=int):
-                by_step.setdefault(step, []).append(scores[step])
-            for family, acc in by_family(folder, max(map(int, scores)), families).items():
+                by_step.setdefault(step, []).append(scores[step]["sampled"]["all"])
+                greedy_by_step.setdefault(step, []).append(scores[step]["greedy"]["all"])
+                for family, by_family_step in family_by_step.items():
+                    by_family_step.setdefault(step, []).append(scores[step]["sampled"][family])
+            last = scores[max(scores, key=int)]["sampled"]
+            for family, acc in last.items():
                 family_final.setdefault(family, []).append(acc)
             rows = metrics_file.read(RunFolder(folder).metrics_path)
             tokens.append(sum(r["target_tokens"] for r in rows))
@@ -142,7 +190,9 @@ def collect(work: Path, chosen: list[Arm], seeds: list[int]) -> dict[str, Any]:
             "seeds": seeds,
             "heldout_acc_final": by_step[final_step],
             "heldout_acc_by_step": by_step,
+            "heldout_greedy_by_step": greedy_by_step,
             "heldout_acc_final_by_family": family_final,
+            "heldout_acc_by_family_by_step": family_by_step,
             "target_tokens": tokens,
             "reward_target_by_step": reward_target,
         }
@@ -184,23 +234,46 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "Held-out accuracy (%), mean ± sd over seeds "
         f"{', '.join(map(str, results['settings']['seeds']))}: mean over {results['settings']['k']} samples per "
-        "question at temperature 1 (validation during training, val.jsonl); step 0 is the untrained target.",
+        "question at temperature 1 (greedy in parentheses); step 0 is the untrained target.",
         "",
         "| step | " + " | ".join(arms_[n]["label"] for n in names) + " |",
         "|---|" + "---|" * len(names),
     ]
     for step in steps:
-        cells = [fmt(arms_[n]["heldout_acc_by_step"][step]) for n in names]
+        cells = [f"{fmt(arms_[n]['heldout_acc_by_step'][step])} ({fmt(arms_[n]['heldout_greedy_by_step'][step])})"
+                 for n in names]
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
     lines += ["", "| final, by family (%) | base | " + " | ".join(arms_[n]["label"] for n in names) + " |",
               "|---|---|" + "---|" * len(names)]
     for family in sorted(base["by_family"]):
         cells = [fmt(arms_[n]["heldout_acc_final_by_family"].get(family, [0.0])) for n in names]
         lines.append(f"| {family} | {100 * base['by_family'][family]:.1f} | " + " | ".join(cells) + " |")
+    for family in PROCEDURES:
+        if family not in base["by_family"]:
+            continue
+        lines += ["", f"| step: {family}, held-out (%) | " + " | ".join(arms_[n]["label"] for n in names) + " |",
+                  "|---|" + "---|" * len(names)]
+        for step in steps:
+            cells = [fmt(arms_[n]["heldout_acc_by_family_by_step"][family][step]) for n in names]
+            lines.append(f"| {step} | " + " | ".join(cells) + " |")
     tokens = [f"{statistics.fmean(arms_[n]['target_tokens']):,.0f}" for n in names]
     lines += ["", "| target-generated tokens, whole run | " + " | ".join(tokens) + " |",
-              "|---|" + "---|" * len(names), "", *verdict(results, base["heldout_acc"])]
+              "|---|" + "---|" * len(names), "", *verdict(results, base["heldout_acc"]),
+              *[procedure_verdict(results, f) for f in PROCEDURES if f in base["by_family"]]]
     return "\n".join(lines) + "\n"
+
+
+def procedure_verdict(results: dict[str, Any], family: str) -> str:
+    """The prediction of docs/toy.md on a procedure family, checked: S2L-PO above GRPO by > 2 seed sd."""
+    arms_ = results["arms"]
+    if "s2lpo" not in arms_ or "grpo" not in arms_:
+        return f"{family}: the prediction needs the S2L-PO and GRPO arms."
+    base = results["base"]["by_family"][family]
+    (ms, ss), (mg, sg) = (mean_sd(arms_[n]["heldout_acc_final_by_family"][family]) for n in ("s2lpo", "grpo"))
+    held = "holds" if ms - mg > 2 * max(ss, sg) else "does not hold"
+    return (f"{family} (held-out, base {100 * base:.1f}%): S2L-PO {100 * ms:.1f} ± {100 * ss:.1f}%, "
+            f"GRPO {100 * mg:.1f} ± {100 * sg:.1f}%; the prediction (S2L-PO above GRPO by more than twice the "
+            f"larger seed sd, {100 * 2 * max(ss, sg):.1f} points) {held}.")
 
 
 def plot(results: dict[str, Any], path: Path, window: int = 10) -> None:
@@ -247,73 +320,94 @@ def plot(results: dict[str, Any], path: Path, window: int = 10) -> None:
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=REPO / "reproduce_toy", help="work folder (default: reproduce_toy/)")
+    p.add_argument("--task", nargs="+", default=list(TASKS), choices=list(TASKS), help="tasks (default: both)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per arm (default 3)")
     p.add_argument("--steps", type=int, default=100, help="training steps (default 100)")
     p.add_argument("--anneal", type=int, default=40, help="N: steps over which alpha falls 1 -> 0 (default 40)")
-    p.add_argument("--save-every", type=int, default=10, help="checkpoint and validate every N steps (default 10)")
+    p.add_argument("--save-every", type=int, default=10, help="checkpoint (and score) every N steps (default 10)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: recipes/tiny.yaml's)")
     p.add_argument("--arms", nargs="+", default=["s2lpo", "grpo", "grpo_hot"], choices=["s2lpo", "grpo", "grpo_hot"])
     p.add_argument("--hot-temperature", type=float, default=1.3, help="temperature of the grpo_hot arm")
-    p.add_argument("--k", type=int, default=8, help="held-out samples per question, validation.k (default 8)")
+    p.add_argument("--k", type=int, default=8, help="held-out samples per question (default 8)")
     p.add_argument("--jobs", type=int, default=None, help="runs side by side (default: one per core)")
-    p.add_argument("--quick", action="store_true", help="quick tiny warm-up (smoke runs only)")
+    p.add_argument("--quick", action="store_true", help="build a quick tiny pair instead of the shipped one (smoke runs)")
+    p.add_argument("--score-run", help=argparse.SUPPRESS)  # internal: score one run's checkpoints
     return p.parse_args()
 
 
-def main() -> None:
-    args = parse_args()
-    work = args.out.resolve()
+def run_task(task_name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """The experiment on one task's shipped pair, in `work`; returns that task's results."""
     from s2lpo_cli.recipe import load_recipe
     from s2lpo_cli.training.threads import cores
 
     work.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
     recipe_path = REPO / "recipes" / "tiny.yaml"
     recipe = os.path.relpath(recipe_path, work)
     anneal = min(args.anneal, args.steps)
-    # Every setting the comparison depends on is pinned here or printed into results.json.
+    # Every setting the comparison depends on is pinned here or printed into results.json. The arith task
+    # trains on the registered `synthetic` set (= its train.jsonl); the transfer task on its train.jsonl.
     sets = [f"schedule.total_steps={args.steps}", f"schedule.anneal_steps={anneal}",
             f"output.save_every={args.save_every}", "output.logger=[jsonl]", "schedule.mode=mixed",
-            f"validation.every={args.save_every}", f"validation.k={args.k}", "validation.before_train=true",
-            *([f"optim.lr={args.lr}"] if args.lr else [])]
+            # held-out accuracy per family comes from scoring each checkpoint here, not the recipe's validation
+            "validation.every=0",
+            *([f"optim.lr={args.lr}"] if args.lr else []),
+            *(["data.train=tiny_models/data/train.jsonl"] if task_name != "arith" else [])]
     set_args = [a for s in sets for a in ("--set", s)]
     seeds = list(range(args.seeds))
     chosen = [arms(args.hot_temperature)[name] for name in args.arms]
     jobs = args.jobs or cores()
 
     if not (work / "tiny_models" / "build.json").is_file():
-        run_cli(["tiny", "init", "tiny_models", *(["--quick"] if args.quick else []), "--force"], work)
+        build = ["--build", "--quick"] if args.quick else []
+        run_cli(["tiny", "init", "tiny_models", "--task", task_name, *build, "--force"], work)
     if any(a.name == "s2lpo" for a in chosen):
         run_cli(["sample", "--explorer", "tiny_models/explorer", "--recipe", recipe, *set_args], work)
-    def train(arm: Arm, seed: int) -> None:
+    base = score_base(work, args.k)
+
+    def train_and_score(arm: Arm, seed: int) -> None:
         run = arm.folder(seed)
         log = work / f"{run}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         run_cli(["train", recipe, *set_args, "--set", f"optim.seed={seed}",
                  "--set", f"output.run_dir={arm.output_dir(seed)}", *arm.extra], work, log)
+        scorer = [sys.executable, __file__, "--out", str(work), "--k", str(args.k), "--score-run", run]
+        subprocess.run(scorer, check=True)
 
-    print(f"{len(chosen) * len(seeds)} runs, {jobs} at a time; logs in {work / 'runs'}", file=sys.stderr, flush=True)
+    print(f"{task_name}: {len(chosen) * len(seeds)} runs, {jobs} at a time; logs in {work / 'runs'}",
+          file=sys.stderr, flush=True)
     with ThreadPoolExecutor(jobs) as pool:
-        for future in [pool.submit(train, arm, seed) for seed in seeds for arm in chosen]:
+        for future in [pool.submit(train_and_score, arm, seed) for seed in seeds for arm in chosen]:
             future.result()
 
-    first = work / chosen[0].folder(seeds[0])  # every run validates the same untrained target at step 0
-    base = by_family(first, 0, families_of(work))
     results = {
-        "base": {"heldout_acc": base["all"], "by_family": base},
-        "arms": collect(work, chosen, seeds),
-        "settings": {"recipe": "recipes/tiny.yaml", "overrides": sets, "seeds": seeds, "k": args.k,
-                     "hot_temperature": args.hot_temperature,
+        "base": {"heldout_acc": base["sampled"]["all"], "heldout_greedy": base["greedy"]["all"],
+                 "by_family": base["sampled"]},
+        "arms": collect(work, chosen, seeds, base),
+        "settings": {"recipe": "recipes/tiny.yaml", "task": task_name, "overrides": sets, "seeds": seeds,
+                     "k": args.k, "hot_temperature": args.hot_temperature,
                      "resolved": load_recipe(recipe_path, sets).model_dump(mode="json")},
     }
     run_cli(["report", *[a.folder(s) for s in seeds for a in chosen], "--out", "report"], work, work / "report.log")
-    text = markdown(results)
+    return results
+
+
+def main() -> None:
+    args = parse_args()
+    work = args.out.resolve()
+    if args.score_run:
+        score_run(work, args.score_run, args.k)
+        return
+    started = time.monotonic()
+    work.mkdir(parents=True, exist_ok=True)
+    results = {task_name: run_task(task_name, args, work / task_name) for task_name in args.task}
+    text = "".join(f"## {task_name}\n\n{markdown(r)}\n" for task_name, r in results.items())
     (work / "results.md").write_text(text)
     (work / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    plot(results, work / "heldout_accuracy.png")
+    for task_name, r in results.items():
+        plot(r, work / f"heldout_accuracy_{task_name}.png")
     print("\n" + text)
     print(f"reproduce-toy finished in {(time.monotonic() - started) / 60:.1f} min: {work / 'results.md'}, "
-          f"{work / 'heldout_accuracy.png'}, runs' report in {work / 'report' / 'report.md'}")
+          f"{work}/heldout_accuracy_<task>.png, runs' reports in {work}/<task>/report/report.md")
 
 
 if __name__ == "__main__":

@@ -49,14 +49,23 @@ def random_lm_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> Path:
-    """The warmed-up tiny pair (`s2lpo tiny init --quick` layout: explorer/, target/, data/, build.json).
+    """The shipped tiny pair (tiny_pairs/arith, laid out as `s2lpo tiny init` does: explorer/, target/, data/,
+    build.json), copied into a session folder so no test can change the shipped files."""
+    from s2lpo_cli.tiny.shipped_pair import lay_out
 
-    Built once per test session; set S2LPO_TINY_CACHE to a folder to reuse one build across sessions
-    (rebuilt automatically when the tiny package's code changes).
+    out = tmp_path_factory.mktemp("tiny_models")
+    lay_out("arith", out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_quick_build(tmp_path_factory) -> Path:
+    """A pair built here by the build code (`s2lpo tiny init --build --quick`), once per session.
+
+    Set S2LPO_TINY_CACHE to a folder to reuse one build across sessions (rebuilt automatically when the
+    tiny package's code changes).
     """
-    import os
-
     from s2lpo_cli.tiny.build import ensure_tiny
 
     cache = os.environ.get("S2LPO_TINY_CACHE")
-    return ensure_tiny(Path(cache) if cache else tmp_path_factory.mktemp("tiny_models"), profile="quick")
+    return ensure_tiny(Path(cache) if cache else tmp_path_factory.mktemp("tiny_quick"), profile="quick")

@@ -1,4 +1,4 @@
-"""The wheel carries recipes/, eval_data/ and train_data/: an installed s2lpo finds them from any folder.
+"""The wheel carries recipes/, eval_data/, train_data/, tiny_pairs/: an installed s2lpo finds them from any folder.
 
 Builds the source distribution from the build inputs, the wheel from it (as `python -m build` does),
 installs the wheel into a folder of its own and runs it from another folder, with no checkout on the path.
@@ -62,7 +62,7 @@ def test_the_wheel_holds_every_shipped_file(installed):
     wheel, _ = installed
     names = set(zipfile.ZipFile(wheel).namelist())
     for folder in SHIPPED_FOLDERS:
-        shipped = sorted(p.relative_to(REPO).as_posix() for p in (REPO / folder).rglob("*.yaml"))
+        shipped = sorted(p.relative_to(REPO).as_posix() for p in (REPO / folder).rglob("*") if p.is_file())
         assert shipped, folder
         missing = [f for f in shipped if f"s2lpo_cli/_shipped/{f}" not in names]
         assert not missing, f"not in {wheel.name}: {missing}"
@@ -90,3 +90,9 @@ def test_installed_s2lpo_finds_recipes_benchmarks_and_training_sets_from_another
     assert found["train_sets"] == sorted(p.stem for p in (REPO / "train_data").glob("*.yaml"))
     assert found["tiny"] == "synthetic"
     assert found["git"] is None  # an installed wheel has no checkout to describe
+
+
+def test_installed_s2lpo_lays_out_the_shipped_tiny_pair_from_another_folder(installed, tmp_path):
+    _, site = installed
+    _run([str(site / "bin" / "s2lpo"), "tiny", "init", "pair"], cwd=tmp_path, env=_outside_env(site))
+    assert (tmp_path / "pair" / "SHA256SUMS").read_bytes() == (REPO / "tiny_pairs" / "arith" / "SHA256SUMS").read_bytes()

@@ -1,8 +1,13 @@
-"""The synthetic math task: small arithmetic and linear equations, generated deterministically from a seed.
+"""The synthetic math tasks, generated deterministically from a seed.
 
-Every problem of every family is enumerated (about a thousand), then assigned to the held-out split (15%)
-or the train split by a hash of the seed and the question, so the two never share a question and the same
-seed always gives the same rows. The spaces are small on purpose: a tiny model warmed up on them for a
+Two tasks share three families of arithmetic facts (add, sub, mul). `arith` adds linear equations: every
+problem is a fact to memorise, and the warm-up sees all of them. `transfer` adds `chain` (`What is 7 + 5 -
+3?`, worked as `7+5=12, 12-3=9`): a procedure whose steps are facts of the add and sub families, and whose
+held-out problems no warm-up sees, so solving one means carrying the procedure over to new operands.
+
+Every problem of a task's families is enumerated (about a thousand), then assigned to the held-out split
+(15%) or the train split by a hash of the seed and the question, so the two never share a question and the
+same seed always gives the same rows. The spaces are small on purpose: a tiny model warmed up on them for a
 minute answers some of them right, not all. Answers are integers written as raw LaTeX, the format of the
 real data (`"-7"`, `"42"`).
 """
@@ -13,7 +18,10 @@ import hashlib
 import random
 from dataclasses import dataclass
 
-FAMILIES = ("add", "sub", "mul", "linear")
+TASKS = {"arith": ("add", "sub", "mul", "linear"), "transfer": ("add", "sub", "mul", "chain")}
+DEFAULT_TASK = "arith"
+FAMILIES = TASKS[DEFAULT_TASK]
+PROCEDURES = ("chain",)  # families whose held-out problems the warm-up never sees
 SPLITS = ("heldout", "train")
 DEFAULT_SEED = 0
 TINY_INSTRUCTION = "Put the final answer in \\boxed{}."  # the prompt instruction of recipes/tiny.yaml
@@ -52,6 +60,15 @@ def _enumerate(family: str) -> list[Problem]:
         for a in range(2, 13):
             for b in range(2, 13):
                 problems.append(Problem(family, f"What is {a} * {b}?", str(a * b), f"{a}*{b}={a * b}"))
+    elif family == "chain":
+        # The steps are an add fact and a sub fact (operands 0-15); c >= 1, so the sum alone is never right.
+        for a in range(1, 10):
+            for b in range(1, 10):
+                for c in range(1, 10):
+                    if a + b <= 15:
+                        s = a + b
+                        problems.append(Problem(family, f"What is {a} + {b} - {c}?", str(s - c),
+                                                f"{a}+{b}={s}, {s}-{c}={s - c}"))
     elif family == "linear":
         for a in range(2, 6):
             for x in range(10):
@@ -75,15 +92,21 @@ def family_problems(family: str) -> list[Problem]:
     return _enumerate(family)
 
 
-def problems(seed: int, split: str, n: int | None = None) -> list[Problem]:
+def warmup_problems(family: str, seed: int) -> list[Problem]:
+    """What the warm-up draws from: every problem of a fact family, the train split of a procedure family."""
+    every = _enumerate(family)
+    return [p for p in every if _split_of(seed, p.question) == "train"] if family in PROCEDURES else every
+
+
+def problems(seed: int, split: str, n: int | None = None, task: str = DEFAULT_TASK) -> list[Problem]:
     """The problems of a split (all, or the first `n`), families shuffled together in a seed-fixed order."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}")
-    pool = [p for family in FAMILIES for p in _enumerate(family) if _split_of(seed, p.question) == split]
+    pool = [p for family in TASKS[task] for p in _enumerate(family) if _split_of(seed, p.question) == split]
     random.Random(f"{seed}:{split}").shuffle(pool)
     return pool[:n] if n is not None else pool
 
 
-def rows(seed: int, split: str, n: int | None = None) -> list[dict[str, str]]:
+def rows(seed: int, split: str, n: int | None = None, task: str = DEFAULT_TASK) -> list[dict[str, str]]:
     """Rows {"id", "question", "answer", "family"} of a split."""
-    return [p.as_row(f"synthetic-{split}-{i:05d}") for i, p in enumerate(problems(seed, split, n))]
+    return [p.as_row(f"synthetic-{split}-{i:05d}") for i, p in enumerate(problems(seed, split, n, task))]

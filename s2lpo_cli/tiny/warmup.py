@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from s2lpo_cli.prompting import DEFAULT_INSTRUCTION, build_messages, render_prompt
-from s2lpo_cli.tiny.task import FAMILIES, TINY_INSTRUCTION, Problem
+from s2lpo_cli.tiny.task import TINY_INSTRUCTION, Problem
 
 INSTRUCTIONS = (TINY_INSTRUCTION, DEFAULT_INSTRUCTION)
 
@@ -21,7 +21,7 @@ INSTRUCTIONS = (TINY_INSTRUCTION, DEFAULT_INSTRUCTION)
 @dataclass(frozen=True)
 class WarmupPlan:
     steps: int
-    family_weights: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FAMILIES, 1.0))
+    family_weights: dict[str, float] = field(default_factory=dict)  # a family not named here weighs 1.0
     batch_size: int = 128
     lr: float = 1e-2
     thinking_share: float = 0.25  # share of examples in thinking mode (response inside <think>...</think>)
@@ -73,8 +73,8 @@ def warm_up(
     import torch
 
     rng = random.Random(seed)
-    families = [f for f in FAMILIES if plan.family_weights.get(f, 0) > 0]
-    weights = [plan.family_weights[f] for f in families]
+    families = [f for f in pools if plan.family_weights.get(f, 1.0) > 0]
+    weights = [plan.family_weights.get(f, 1.0) for f in families]
     cache: dict[tuple[str, str, bool], tuple[list[int], list[int]]] = {}
     optimizer = torch.optim.AdamW(model.parameters(), lr=plan.lr, betas=(0.9, 0.98), weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, plan.steps))

@@ -1,4 +1,4 @@
-"""The tiny pair as built by the `tiny_models` fixture (the `s2lpo tiny init --quick` build)."""
+"""The build code: a pair built here (`s2lpo tiny init --build --quick`, the `tiny_quick_build` fixture)."""
 
 import json
 
@@ -8,33 +8,34 @@ from s2lpo_cli.data.rows import read_rows
 from s2lpo_cli.prompting import tokenizer_hash
 from s2lpo_cli.tiny import task
 from s2lpo_cli.tiny.accuracy import accuracy_by_family
+from s2lpo_cli.tiny.build import fingerprint
 
 
 @pytest.fixture(scope="module")
-def loaded(tiny_models):
+def loaded(tiny_quick_build):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     return {
         name: (
-            AutoModelForCausalLM.from_pretrained(tiny_models / name),
-            AutoTokenizer.from_pretrained(tiny_models / name),
+            AutoModelForCausalLM.from_pretrained(tiny_quick_build / name),
+            AutoTokenizer.from_pretrained(tiny_quick_build / name),
         )
         for name in ("explorer", "target")
     }
 
 
-def test_layout(tiny_models):
+def test_layout(tiny_quick_build):
     for name in ("explorer", "target"):
-        files = {p.name for p in (tiny_models / name).iterdir()}
+        files = {p.name for p in (tiny_quick_build / name).iterdir()}
         assert {"config.json", "model.safetensors", "tokenizer.json", "generation_config.json"} <= files
         assert not any(f.endswith((".bin", ".pt")) for f in files)
-        assert json.loads((tiny_models / name / "config.json").read_text())["architectures"] == [
+        assert json.loads((tiny_quick_build / name / "config.json").read_text())["architectures"] == [
             "Qwen3ForCausalLM"
         ]
-    assert [r.answer for r in read_rows(tiny_models / "data" / "train.jsonl")] == [
+    assert [r.answer for r in read_rows(tiny_quick_build / "data" / "train.jsonl")] == [
         r["answer"] for r in task.rows(0, "train")
     ]
-    heldout = read_rows(tiny_models / "data" / "heldout.jsonl")
+    heldout = read_rows(tiny_quick_build / "data" / "heldout.jsonl")
     assert [r.question for r in heldout] == [r["question"] for r in task.rows(0, "heldout")]
 
 
@@ -55,8 +56,8 @@ def test_explorer_is_at_least_3x_smaller(loaded):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["explorer", "target"])
-def test_saved_models_answer_some_but_not_all(tiny_models, loaded, name):
-    manifest = json.loads((tiny_models / "build.json").read_text())
+def test_saved_models_answer_some_but_not_all(tiny_quick_build, loaded, name):
+    manifest = json.loads((tiny_quick_build / "build.json").read_text())
     recorded = {m["name"]: m for m in manifest["models"]}[name]["train_accuracy"]["all"]
     model, tok = loaded[name]
     measured = accuracy_by_family(model, tok, task.problems(0, "train", 200), temperature=1.0, seed=0)["all"]
@@ -64,7 +65,8 @@ def test_saved_models_answer_some_but_not_all(tiny_models, loaded, name):
     assert abs(measured - recorded) <= 0.1  # the saved weights are the ones whose accuracy the build recorded
 
 
-def test_manifest_records_the_build(tiny_models):
-    manifest = json.loads((tiny_models / "build.json").read_text())
+def test_manifest_records_the_build(tiny_quick_build):
+    manifest = json.loads((tiny_quick_build / "build.json").read_text())
     assert [m["name"] for m in manifest["models"]] == ["explorer", "target"]
-    assert manifest["profile"] == "quick" and manifest["seed"] == 0
+    assert manifest["profile"] == "quick" and manifest["seed"] == 0 and manifest["task"] == "arith"
+    assert manifest["fingerprint"] == fingerprint(0, "quick", "arith")  # the build of this code

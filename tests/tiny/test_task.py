@@ -33,6 +33,8 @@ def test_every_family_is_present_and_rows_have_the_data_format():
 
 def _solve(question: str) -> int:
     """An independent solver of the question text (no eval of text)."""
+    if m := re.fullmatch(r"What is (\d+) \+ (\d+) - (\d+)\?", question):
+        return int(m[1]) + int(m[2]) - int(m[3])
     if m := re.fullmatch(r"What is (\d+) ([+\-*]) (\d+)\?", question):
         a, op, b = int(m[1]), m[2], int(m[3])
         return a + b if op == "+" else a - b if op == "-" else a * b
@@ -44,10 +46,38 @@ def _solve(question: str) -> int:
     return rest // a
 
 
+@pytest.mark.parametrize("name", task.TASKS)
 @pytest.mark.parametrize("split", task.SPLITS)
-def test_answers_are_correct(split):
-    for p in task.problems(1, split):
+def test_answers_are_correct(split, name):
+    for p in task.problems(1, split, task=name):
         assert int(p.answer) == _solve(p.question)
+
+
+def test_the_transfer_task_swaps_linear_for_chain_and_keeps_the_fact_families():
+    transfer = task.rows(0, "train", task="transfer")
+    assert {r["family"] for r in transfer} == {"add", "sub", "mul", "chain"}
+    arith_facts = [r for r in task.rows(0, "train") if r["family"] != "linear"]
+    assert {r["question"] for r in transfer if r["family"] != "chain"} == {r["question"] for r in arith_facts}
+
+
+def test_chain_steps_are_an_add_and_a_sub_fact_and_the_first_sum_is_never_the_answer():
+    adds = {p.question for p in task.family_problems("add")}
+    subs = {p.question for p in task.family_problems("sub")}
+    chains = task.family_problems("chain")
+    assert len(chains) == 75 * 9  # (a, b) in 1..9 with a + b <= 15: 81 - 6 pairs; c in 1..9
+    for p in chains:
+        a, b, c = map(int, re.findall(r"\d+", p.question))
+        assert f"What is {a} + {b}?" in adds and f"What is {a + b} - {c}?" in subs
+        assert p.answer != str(a + b)
+        assert p.work == f"{a}+{b}={a + b}, {a + b}-{c}={a + b - c}"
+
+
+def test_the_warm_up_never_sees_a_held_out_chain_but_sees_every_fact():
+    heldout_chains = {p.question for p in task.problems(0, "heldout", task="transfer") if p.family == "chain"}
+    warmup_chains = {p.question for p in task.warmup_problems("chain", 0)}
+    assert heldout_chains and not heldout_chains & warmup_chains
+    assert len(warmup_chains) + len(heldout_chains) == 675
+    assert task.warmup_problems("add", 0) == task.family_problems("add")
 
 
 def test_supervised_response_boxes_the_answer_in_both_modes():
