@@ -76,7 +76,7 @@ def test_kl_estimators():
     assert torch.allclose(kl_estimate(logp, ref, "kl"), logp - ref)
     assert torch.allclose(kl_estimate(logp, ref, "mse"), 0.5 * (logp - ref) ** 2)
     assert torch.allclose(kl_estimate(logp, logp, "low_var_kl"), torch.zeros(2))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown KL estimator .*; use low_var_kl, kl, mse or abs"):
         kl_estimate(logp, ref, "nope")
 
 
