@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from verl.plugin.platform import PlatformBase, PlatformRegistry
 
+from s2lpo_cli.verl_ext.cpu.memory import memory_available
+
 PLATFORM_NAME = "cpu"
 
 
@@ -35,21 +37,6 @@ def _resident_bytes() -> int:
 
 def _peak_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _total_bytes() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def _available_bytes() -> int:
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return _total_bytes()
 
 
 class CPUDeviceModule(ModuleType):
@@ -113,7 +100,7 @@ class CPUDeviceModule(ModuleType):
 
     @staticmethod
     def mem_get_info(device: Any = None) -> tuple[int, int]:
-        return _available_bytes(), _total_bytes()
+        return memory_available(), os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
     @staticmethod
     def memory_stats(device: Any = None) -> dict[str, int]:

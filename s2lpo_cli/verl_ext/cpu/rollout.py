@@ -43,7 +43,6 @@ class EmbeddedRolloutServer:
         self.prompt_length = prompt_length
         self.max_model_len = max_model_len or prompt_length + response_length
         self.global_steps: int | None = None
-        self.weights_version = 0
         self._pending: list[tuple[list[int], dict[str, Any], asyncio.Future]] = []
         self._batcher: asyncio.Task | None = None
 
@@ -113,8 +112,8 @@ class EmbeddedRolloutServer:
 
     # ------------------------------------------------------------------ weights and lifecycle
 
-    def update_weights(self, state: dict[str, torch.Tensor]) -> int:
-        """Load the actor's weights (full tensors, Hugging Face names); returns the new weights version."""
+    def update_weights(self, state: dict[str, torch.Tensor]) -> None:
+        """Load the actor's weights (full tensors, Hugging Face names)."""
         model = self.engine.model
         result = model.load_state_dict(state, strict=False)
         tied = {"lm_head.weight"} if getattr(model.config, "tie_word_embeddings", False) else set()
@@ -122,15 +121,6 @@ class EmbeddedRolloutServer:
         if result.unexpected_keys or missing:
             raise RuntimeError(f"weights from the actor do not fit the rollout model: unexpected "
                                f"{sorted(result.unexpected_keys)[:5]}, missing {sorted(missing)[:5]}")
-        self.weights_version += 1
-        return self.weights_version
-
-    def state_checksum(self) -> float:
-        """Sum of every weight: lets a test see that the server holds the actor's weights."""
-        return float(sum(p.double().sum() for p in self.engine.model.parameters()))
-
-    def get_weights_version(self) -> int:
-        return self.weights_version
 
     async def set_global_steps(self, global_steps: int) -> None:
         self.global_steps = global_steps
@@ -184,9 +174,6 @@ class EmbeddedReplica(RolloutReplica):
         self.servers = [server]
         self._server_handle = server
         self._server_address = f"embedded-{self.replica_rank}"
-
-    def rollout_worker_use_gpu(self) -> bool:
-        return False
 
 
 class EmbeddedServerAdapter(BaseRollout):
