@@ -5,14 +5,17 @@ group size G (the same number of responses per step); S2L-PO takes G_w of each g
 offline rollouts while alpha anneals over the first N steps, GRPO samples all G from the target, and the
 third arm is GRPO sampling at a higher temperature (token-level diversity instead of a second policy).
 Training goes through the public CLI (`s2lpo tiny init`, `sample`, `train`, `report`); runs go side by
-side, one per core (each trainer takes its share of the cores by itself). Every saved checkpoint is
-scored on all held-out synthetic questions: K samples per question at temperature 1 (the mean is the
-held-out accuracy, as the paper's avg@K Pass@1) and one greedy answer, exact match of the boxed integer.
+side, one per core (each trainer takes its share of the cores by itself). Held-out accuracy is the
+recipe's validation during training (docs/validation.md): before the first step and every
+`--save-every` steps, the live weights answer all held-out synthetic questions, K samples per question at
+temperature 1 (their mean is the held-out accuracy, as the paper's avg@K Pass@1), with the same
+validation seed in every run; the script reads it from each run's val.jsonl, and per family from the
+graded rows the run keeps under validation/step_NNNN/ (each question's family from the task's held-out file).
 
 Both tasks run by default (`--task arith` or `--task transfer` for one), each from its shipped pair, in
 reproduce_toy/<task>/. Outputs in reproduce_toy/: results.json ({task: results}), results.md,
 heldout_accuracy_<task>.png, and <task>/report/ (`s2lpo report`). A rerun continues where a killed one
-stopped (finished runs and scored checkpoints are kept).
+stopped (each run resumes from its last checkpoint).
 
     python scripts/reproduce_toy.py                       # the experiment, both tasks
     python scripts/reproduce_toy.py --seeds 1 --steps 4 --anneal 2 --save-every 2 --quick --arms s2lpo grpo
@@ -38,7 +41,7 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from s2lpo_cli.tiny.task import PROCEDURES, TASKS  # noqa: E402
 
-SCORES = "heldout_scores.json"  # per run: {checkpoint step: {"sampled": {...}, "greedy": {...}}}
+HELDOUT = "tiny_models/data/heldout.jsonl"  # the task's held-out questions, {"id", "question", "answer", "family"}
 
 
 @dataclass(frozen=True)
@@ -81,73 +84,61 @@ def run_cli(args: list[str], cwd: Path, log: Path | None = None) -> None:
         sys.exit(f"reproduce-toy stopped: `s2lpo {shlex.join(args)}` exited with {proc.returncode}{where}")
 
 
-# ------------------------------------------------------------------ held-out accuracy of a checkpoint
+# ------------------------------------------------------------------ held-out accuracy, from validation
 
 
-def checkpoints(run: Path) -> list[tuple[int, Path]]:
-    """(step, model folder) of every saved step, in order."""
-    from s2lpo_cli.run_folder import CHECKPOINT_PREFIX, RunFolder
-
-    found = []
-    for folder in sorted(RunFolder(run).checkpoints.glob(f"{CHECKPOINT_PREFIX}*")):
-        if folder.name.removeprefix(CHECKPOINT_PREFIX).isdigit() and (folder / "config.json").is_file():
-            found.append((int(folder.name.removeprefix(CHECKPOINT_PREFIX)), folder))
-    return found
+def validation_sets(save_every: int, k: int, seed: int) -> list[str]:
+    """The recipe's validation as the toy measures held-out accuracy: every held-out question, k samples at
+    temperature 1 (plain sampling, as the tiny models were trained), the same seed for every arm."""
+    return [f"validation.every={save_every}", "validation.before_train=true", f"validation.benchmarks=[{HELDOUT}]",
+            "validation.limit=null", f"validation.k={k}", f"validation.seed={seed}", "validation.mode=nothink",
+            "validation.temperature=1.0", "validation.top_p=1.0", "validation.top_k=-1",
+            "validation.presence_penalty=0.0"]
 
 
-def score_model(model_dir: Path, heldout: list[dict[str, str]], k: int, seed: int = 1234) -> dict[str, Any]:
-    """Held-out accuracy per family: mean over k samples at temperature 1, and greedy."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def heldout_families(path: Path) -> dict[str, str]:
+    """{question id: family} of the task's held-out file."""
+    from s2lpo_cli.data.rows import read_rows
 
-    from s2lpo_cli.tiny.accuracy import is_correct, sample_responses
-
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    questions = [r["question"] for r in heldout]
-
-    def by_family(responses: list[str]) -> dict[str, float]:
-        right: dict[str, list[bool]] = {}
-        for i, response in enumerate(responses):
-            row = heldout[i % len(heldout)]
-            ok = is_correct(response, row["answer"])
-            right.setdefault("all", []).append(ok)
-            right.setdefault(row.get("family", "all"), []).append(ok)
-        return {name: sum(oks) / len(oks) for name, oks in sorted(right.items())}
-
-    sampled = sample_responses(model, tokenizer, questions * k, temperature=1.0, seed=seed, batch_size=256)
-    greedy = sample_responses(model, tokenizer, questions, temperature=0.0, batch_size=256)
-    return {"sampled": by_family(sampled), "greedy": by_family(greedy)}
+    return {row.id: str(row.extra["family"]) for row in read_rows(path)}
 
 
-def score_run(work: Path, run: str, k: int) -> None:
-    """Score every checkpoint of `run` not scored yet (kept in the run's heldout_scores.json)."""
-    from transformers.utils import logging as hf_logging
+def graded_by_family(scored: Path, families: dict[str, str]) -> dict[str, float]:
+    """Share of right samples per family and overall ("all") in a validation's graded rows (`<bench>.jsonl`)."""
+    from s2lpo_cli.evaluation.validation import read_rows
 
-    from s2lpo_cli.atomic import write_text_atomic
-    from s2lpo_cli.training.threads import TrainerRegistry, apply_threads
-
-    hf_logging.disable_progress_bar()
-
-    folder = work / run
-    path = folder / SCORES
-    scores = json.loads(path.read_text()) if path.is_file() else {}
-    heldout = [json.loads(line) for line in (work / "tiny_models/data/heldout.jsonl").read_text().splitlines() if line]
-    with TrainerRegistry() as registry:  # side by side with trainers: take a fair share of the cores
-        for step, model_dir in checkpoints(folder):
-            if str(step) not in scores:
-                apply_threads(registry)
-                scores[str(step)] = score_model(model_dir, heldout, k)
-                write_text_atomic(path, json.dumps(scores, indent=1) + "\n")
+    right: dict[str, list[bool]] = {}
+    for n, row in enumerate(read_rows(scored), 1):
+        if row["id"] not in families:
+            sys.exit(f"reproduce-toy: {scored}:{n}: question id {row['id']!r} is not in the held-out file")
+        for name in ("all", families[row["id"]]):
+            right.setdefault(name, []).extend(row["correct"])
+    if not right:
+        sys.exit(f"reproduce-toy: {scored}: no graded rows (a validation killed before it finished?)")
+    return {name: sum(oks) / len(oks) for name, oks in sorted(right.items())}
 
 
-def score_base(work: Path, k: int) -> dict[str, Any]:
-    path = work / "base_scores.json"
-    if not path.is_file():
-        heldout = [json.loads(line) for line in (work / "tiny_models/data/heldout.jsonl").read_text().splitlines()
-                   if line]
-        path.write_text(json.dumps(score_model(work / "tiny_models" / "target", heldout, k), indent=1) + "\n")
-    return json.loads(path.read_text())
+def run_validation(folder: Path, families: dict[str, str]) -> dict[str, dict[str, float]]:
+    """{step: {"all": val.jsonl's Pass@1, family: accuracy}} of one run's held-out validation."""
+    from s2lpo_cli.evaluation.layout import RunDirs
+    from s2lpo_cli.evaluation.validation import entry_name, read_rows
+    from s2lpo_cli.run_folder import RunFolder
+
+    run, bench = RunFolder(folder), entry_name(HELDOUT)
+    out: dict[str, dict[str, float]] = {}
+    for row in read_rows(run.val_path):
+        if row["benchmark"] != bench:
+            continue
+        where = run.validation(row["step"]) / bench
+        scored = RunDirs(where, where).scored_path(bench)
+        accuracy = graded_by_family(scored, families)
+        if abs(accuracy["all"] - row["pass@1"]) > 1e-9:
+            sys.exit(f"reproduce-toy: {scored} gives {accuracy['all']:.6f}, {run.val_path} step {row['step']} "
+                     f"pass@1 {row['pass@1']:.6f}: the graded rows are not that validation's")
+        out[str(row["step"])] = {**accuracy, "all": row["pass@1"]}
+    if not out:
+        sys.exit(f"reproduce-toy: {run.val_path}: no validation rows of {bench}")
+    return out
 
 
 # ------------------------------------------------------------------ aggregation
@@ -157,29 +148,27 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def collect(work: Path, chosen: list[Arm], seeds: list[int], base: dict[str, Any]) -> dict[str, Any]:
+def collect(work: Path, chosen: list[Arm], seeds: list[int]) -> dict[str, Any]:
+    """Each arm's held-out curves (overall and per family), tokens and training reward, over its seeds."""
     from s2lpo_cli.run_folder import RunFolder
     from s2lpo_cli.training import metrics as metrics_file
 
+    families = heldout_families(work / HELDOUT)
     out: dict[str, Any] = {}
     for arm in chosen:
-        by_step: dict[str, list[float]] = {"0": [base["sampled"]["all"]] * len(seeds)}
-        greedy_by_step: dict[str, list[float]] = {"0": [base["greedy"]["all"]] * len(seeds)}
+        by_step: dict[str, list[float]] = {}
+        family_by_step: dict[str, dict[str, list[float]]] = {}
         family_final: dict[str, list[float]] = {}
-        family_by_step: dict[str, dict[str, list[float]]] = {
-            family: {"0": [acc] * len(seeds)} for family, acc in base["sampled"].items() if family != "all"
-        }
         tokens, reward_target = [], []
         for seed in seeds:
             folder = work / arm.folder(seed)
-            scores = json.loads((folder / SCORES).read_text())
-            for step in sorted(scores, key=int):
-                by_step.setdefault(step, []).append(scores[step]["sampled"]["all"])
-                greedy_by_step.setdefault(step, []).append(scores[step]["greedy"]["all"])
-                for family, by_family_step in family_by_step.items():
-                    by_family_step.setdefault(step, []).append(scores[step]["sampled"][family])
-            last = scores[max(scores, key=int)]["sampled"]
-            for family, acc in last.items():
+            curve = run_validation(folder, families)
+            for step, accuracy in curve.items():
+                by_step.setdefault(step, []).append(accuracy["all"])
+                for family, acc in accuracy.items():
+                    if family != "all":
+                        family_by_step.setdefault(family, {}).setdefault(step, []).append(acc)
+            for family, acc in curve[max(curve, key=int)].items():
                 family_final.setdefault(family, []).append(acc)
             rows = metrics_file.read(RunFolder(folder).metrics_path)
             tokens.append(sum(r["target_tokens"] for r in rows))
@@ -189,14 +178,24 @@ def collect(work: Path, chosen: list[Arm], seeds: list[int], base: dict[str, Any
             "label": arm.label,
             "seeds": seeds,
             "heldout_acc_final": by_step[final_step],
-            "heldout_acc_by_step": by_step,
-            "heldout_greedy_by_step": greedy_by_step,
+            "heldout_acc_by_step": dict(sorted(by_step.items(), key=lambda kv: int(kv[0]))),
             "heldout_acc_final_by_family": family_final,
             "heldout_acc_by_family_by_step": family_by_step,
             "target_tokens": tokens,
             "reward_target_by_step": reward_target,
         }
     return out
+
+
+def base_accuracy(arms_: dict[str, Any]) -> dict[str, Any]:
+    """The untrained target's held-out accuracy: the step-0 validation of every run (the same weights, the
+    same validation seed), their mean; `runs_agree` says whether every run measured the same number."""
+    overall = [v for arm in arms_.values() for v in arm["heldout_acc_by_step"]["0"]]
+    families = next(iter(arms_.values()))["heldout_acc_by_family_by_step"]
+    by_family = {family: statistics.fmean(v for arm in arms_.values() for v in arm["heldout_acc_by_family_by_step"][family]["0"])
+                 for family in families}
+    return {"heldout_acc": statistics.fmean(overall), "by_family": {**by_family, "all": statistics.fmean(overall)},
+            "runs_agree": max(overall) - min(overall) < 1e-12}
 
 
 def fmt(values: list[float]) -> str:
@@ -234,14 +233,13 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "Held-out accuracy (%), mean ± sd over seeds "
         f"{', '.join(map(str, results['settings']['seeds']))}: mean over {results['settings']['k']} samples per "
-        "question at temperature 1 (greedy in parentheses); step 0 is the untrained target.",
+        "question at temperature 1 (validation during training); step 0 is the untrained target.",
         "",
         "| step | " + " | ".join(arms_[n]["label"] for n in names) + " |",
         "|---|" + "---|" * len(names),
     ]
     for step in steps:
-        cells = [f"{fmt(arms_[n]['heldout_acc_by_step'][step])} ({fmt(arms_[n]['heldout_greedy_by_step'][step])})"
-                 for n in names]
+        cells = [fmt(arms_[n]["heldout_acc_by_step"][step]) for n in names]
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
     lines += ["", "| final, by family (%) | base | " + " | ".join(arms_[n]["label"] for n in names) + " |",
               "|---|---|" + "---|" * len(names)]
@@ -324,14 +322,16 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seeds", type=int, default=3, help="seeds per arm (default 3)")
     p.add_argument("--steps", type=int, default=100, help="training steps (default 100)")
     p.add_argument("--anneal", type=int, default=40, help="N: steps over which alpha falls 1 -> 0 (default 40)")
-    p.add_argument("--save-every", type=int, default=10, help="checkpoint (and score) every N steps (default 10)")
+    p.add_argument("--save-every", type=int, default=10,
+                   help="validate on the held-out set (and checkpoint) every N steps (default 10)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: recipes/tiny.yaml's)")
     p.add_argument("--arms", nargs="+", default=["s2lpo", "grpo", "grpo_hot"], choices=["s2lpo", "grpo", "grpo_hot"])
     p.add_argument("--hot-temperature", type=float, default=1.3, help="temperature of the grpo_hot arm")
     p.add_argument("--k", type=int, default=8, help="held-out samples per question (default 8)")
+    p.add_argument("--validation-seed", type=int, default=0,
+                   help="validation.seed, the same in every run (default 0)")
     p.add_argument("--jobs", type=int, default=None, help="runs side by side (default: one per core)")
     p.add_argument("--quick", action="store_true", help="build a quick tiny pair instead of the shipped one (smoke runs)")
-    p.add_argument("--score-run", help=argparse.SUPPRESS)  # internal: score one run's checkpoints
     return p.parse_args()
 
 
@@ -348,8 +348,7 @@ def run_task(task_name: str, args: argparse.Namespace, work: Path) -> dict[str, 
     # trains on the registered `synthetic` set (= its train.jsonl); the transfer task on its train.jsonl.
     sets = [f"schedule.total_steps={args.steps}", f"schedule.anneal_steps={anneal}",
             f"output.save_every={args.save_every}", "output.logger=[jsonl]", "schedule.mode=mixed",
-            # held-out accuracy per family comes from scoring each checkpoint here, not the recipe's validation
-            "validation.every=0",
+            *validation_sets(args.save_every, args.k, args.validation_seed),
             *([f"optim.lr={args.lr}"] if args.lr else []),
             *(["data.train=tiny_models/data/train.jsonl"] if task_name != "arith" else [])]
     set_args = [a for s in sets for a in ("--set", s)]
@@ -362,29 +361,25 @@ def run_task(task_name: str, args: argparse.Namespace, work: Path) -> dict[str, 
         run_cli(["tiny", "init", "tiny_models", "--task", task_name, *build, "--force"], work)
     if any(a.name == "s2lpo" for a in chosen):
         run_cli(["sample", "--explorer", "tiny_models/explorer", "--recipe", recipe, *set_args], work)
-    base = score_base(work, args.k)
 
-    def train_and_score(arm: Arm, seed: int) -> None:
-        run = arm.folder(seed)
-        log = work / f"{run}.log"
+    def train(arm: Arm, seed: int) -> None:
+        log = work / f"{arm.folder(seed)}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         run_cli(["train", recipe, *set_args, "--set", f"optim.seed={seed}",
                  "--set", f"output.run_dir={arm.output_dir(seed)}", *arm.extra], work, log)
-        scorer = [sys.executable, __file__, "--out", str(work), "--k", str(args.k), "--score-run", run]
-        subprocess.run(scorer, check=True)
 
     print(f"{task_name}: {len(chosen) * len(seeds)} runs, {jobs} at a time; logs in {work / 'runs'}",
           file=sys.stderr, flush=True)
     with ThreadPoolExecutor(jobs) as pool:
-        for future in [pool.submit(train_and_score, arm, seed) for seed in seeds for arm in chosen]:
+        for future in [pool.submit(train, arm, seed) for seed in seeds for arm in chosen]:
             future.result()
 
+    collected = collect(work, chosen, seeds)
     results = {
-        "base": {"heldout_acc": base["sampled"]["all"], "heldout_greedy": base["greedy"]["all"],
-                 "by_family": base["sampled"]},
-        "arms": collect(work, chosen, seeds, base),
+        "base": base_accuracy(collected),
+        "arms": collected,
         "settings": {"recipe": "recipes/tiny.yaml", "task": task_name, "overrides": sets, "seeds": seeds,
-                     "k": args.k, "hot_temperature": args.hot_temperature,
+                     "k": args.k, "validation_seed": args.validation_seed, "hot_temperature": args.hot_temperature,
                      "resolved": load_recipe(recipe_path, sets).model_dump(mode="json")},
     }
     run_cli(["report", *[a.folder(s) for s in seeds for a in chosen], "--out", "report"], work, work / "report.log")
@@ -394,9 +389,6 @@ def run_task(task_name: str, args: argparse.Namespace, work: Path) -> dict[str, 
 def main() -> None:
     args = parse_args()
     work = args.out.resolve()
-    if args.score_run:
-        score_run(work, args.score_run, args.k)
-        return
     started = time.monotonic()
     work.mkdir(parents=True, exist_ok=True)
     results = {task_name: run_task(task_name, args, work / task_name) for task_name in args.task}
