@@ -13,7 +13,7 @@ from s2lpo_cli.verl_ext.command import VerlPaths
 pytestmark = pytest.mark.verl
 
 KEYS = {"step", "phase", "alpha", "g_w", "g_s", "reward_mean", "reward_explorer", "reward_target", "accuracy",
-        "adv_mean", "adv_std", "zero_var_frac", "clip_frac", "kl", "entropy", "iw_mean", "iw_max", "response_len",
+        "adv_mean", "adv_std", "zero_var_frac", "nonzero_adv_frac_by_family", "clip_frac", "kl", "entropy", "iw_mean", "iw_max", "response_len",
         "target_tokens", "tokens_per_s", "step_time_s", "time_generation_s", "time_grading_s", "time_update_s",
         "time_validation_s", "loss", "grad_norm", "lr"}
 
