@@ -7,6 +7,7 @@ import json
 import pytest
 
 from s2lpo_cli.recipe import load_recipe
+from s2lpo_cli.training.metrics import METRIC_KEYS
 from s2lpo_cli.verl_ext.checkpoints import convert_metrics, link_checkpoints, map_metrics
 from s2lpo_cli.verl_ext.command import VerlPaths
 
@@ -34,6 +35,8 @@ def test_split_mode_global_steps_map_to_logical_steps_and_phases():
     assert (second["step"], second["phase"], second["g_w"]) == (2, "explorer", 14)
     assert (third["step"], third["phase"], third["g_s"]) == (2, "target", 3)
     assert KEYS <= set(first)
+    assert set(first) - {"verl_global_step"} == set(METRIC_KEYS)  # the embedded trainer's keys (tests/verl_cpu)
+    assert first["nonzero_adv_frac_by_family"] is None  # verl logs no per-group statistic
     assert first["reward_mean"] == 0.25 and first["loss"] == -0.1
     # the per-phase split of the embedded trainer, from verl's timers (update = old log-probs + actor update)
     assert (first["time_generation_s"], first["time_grading_s"], first["time_update_s"]) == (7.0, 1.5, 3.0)
