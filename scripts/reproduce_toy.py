@@ -104,7 +104,11 @@ def heldout_families(path: Path) -> dict[str, str]:
     """{question id: family} of the task's held-out file."""
     from s2lpo_cli.data.rows import read_rows
 
-    return {row.id: str(row.extra["family"]) for row in read_rows(path)}
+    rows = read_rows(path)
+    missing = next((row.id for row in rows if "family" not in row.extra), None)
+    if missing is not None:
+        sys.exit(f"reproduce-toy: {path}: question {missing!r} has no 'family' field (the tiny tasks' rows have one)")
+    return {row.id: str(row.extra["family"]) for row in rows}
 
 
 def graded_by_family(scored: Path, families: dict[str, str]) -> dict[str, float]:

@@ -130,3 +130,10 @@ def test_groups_with_signal_per_family_are_averaged_per_block_over_seeds_and_ste
                                                                                    [0.5, 0.0, 1.0, 1.0]]}}}}
     # steps 1-2: (1 + 0.5 + 0.5 + 0) / 4 = 50%; steps 3-4: (0 + 1 + 1) / 3 = 67% (None is no group, not 0)
     assert reproduce_toy.nonzero_adv_lines(results)[-1] == "| S2L-PO | chain | 50 | 67 |"
+
+
+def test_a_held_out_file_without_families_is_refused_naming_the_question(reproduce_toy, tmp_path):
+    path = tmp_path / "heldout.jsonl"
+    path.write_text(json.dumps({"id": "q1", "question": "What is 1?", "answer": "1"}) + "\n")
+    with pytest.raises(SystemExit, match=r"heldout.jsonl: question 'q1' has no 'family' field"):
+        reproduce_toy.heldout_families(path)
