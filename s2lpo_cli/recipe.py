@@ -176,6 +176,11 @@ class ValidationConfig(_Section):
     )
     k: int = Field(4, ge=1, description="Samples per question: Pass@1 is their mean, Pass@k the unbiased estimate.")
     seed: int = Field(0, description="Base seed of `s2lpo eval --seed`; each question gets its own from it.")
+    instruction: str | None = Field(
+        None, description="Appended to every validation question, as `s2lpo eval --instruction` (None: each "
+        "registered benchmark's own, `s2lpo eval`'s default for a file). A held-out split of the training data "
+        "is asked as in training with the training prompt's instruction (data.prompt.instruction).",
+    )
     temperature: float | None = Field(None, ge=0, description="Override the mode's temperature (None: the mode's).")
     top_p: float | None = Field(None, gt=0, le=1, description="Override the mode's top-p (None: the mode's).")
     top_k: int | None = Field(None, description="Override the mode's top-k, -1 off (None: the mode's).")

@@ -90,6 +90,7 @@ def evaluate(
     presence_penalty: Annotated[float | None, typer.Option(help="Override the mode's presence penalty.")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Longest response, in tokens. (default: 32768)")] = None,
     seed: Annotated[int | None, typer.Option(help="Base seed; each question gets its own from it. (default: 0)")] = None,
+    instruction: Annotated[str | None, typer.Option(help="Appended to every question. (default: each benchmark's own; for a --benchmark-file: \"Please reason step by step, and put your final answer within \\boxed{}.\")")] = None,
     pass_k: Annotated[str | None, typer.Option(help="k values for Pass@k, up to the samples drawn. (default: 1,2,4,8,16)")] = None,
     output: Annotated[Path | None, typer.Option(help="Writes DIR/output/<Model>_<TIME>/ and DIR/result/<Model>_<TIME>/. Default: . (without --model: <run>/eval, where `s2lpo report <run>` finds it).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue a killed run: its output/<run> folder. (Rerunning with the same settings continues the newest unfinished run too.)")] = None,
@@ -120,7 +121,8 @@ def evaluate(
     overrides = {"temperature": temperature, "top_p": top_p, "top_k": top_k, "presence_penalty": presence_penalty,
                  "max_tokens": max_tokens}
     if resume is not None:
-        given = {"model": model, "mode": mode, "k": k, "seed": seed, "limit": limit, "pass_ks": _pass_ks(pass_k), **overrides}
+        given = {"model": model, "mode": mode, "k": k, "seed": seed, "limit": limit, "pass_ks": _pass_ks(pass_k),
+                 "instruction": instruction, **overrides}
         settings, dirs = _resumed_settings(resume, given)
         check_model_path(settings.model)
     else:
@@ -131,6 +133,7 @@ def evaluate(
             model=model, mode=run_mode, k=k or DEFAULT_K, sampling=resolve_sampling(run_mode, **overrides),
             seed=seed or 0, benchmarks=_benchmarks(_names(benchmarks), benchmark_file),
             data_dir=str(data_dir.resolve()), limit=limit, pass_ks=_pass_ks(pass_k) or list(DEFAULT_PASS_KS),
+            instruction=instruction,
         )
         dirs = find_unfinished(output, settings)
         if dirs is not None:

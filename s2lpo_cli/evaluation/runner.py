@@ -31,7 +31,7 @@ from s2lpo_cli.evaluation.settings import EvalSettings
 from s2lpo_cli.grading.grader import Grader
 from s2lpo_cli.grading.metrics import DEFAULT_PASS_KS
 from s2lpo_cli.grading.version import RULES_VERSION
-from s2lpo_cli.prompting import DEFAULT_INSTRUCTION, build_messages
+from s2lpo_cli.prompting import build_messages
 
 
 def load_questions(settings: EvalSettings) -> dict[str, list[Row]]:
@@ -55,7 +55,7 @@ def _result_header(name: str, spec: BenchmarkSpec | None, settings_model: str, m
 
 
 def _generate_batch(
-    engine: Engine, rows: list[Row], settings: EvalSettings, instruction: str = DEFAULT_INSTRUCTION
+    engine: Engine, rows: list[Row], settings: EvalSettings, instruction: str
 ) -> list[PromptOutput | str]:
     """Outputs for a batch. When the engine rejects it (a prompt longer than the model's context raises
     ValueError in both engines), each prompt is retried alone and a rejected one gets the error message."""
@@ -78,8 +78,7 @@ def _generate(
     batch_size: int, progress: ProgressSink,
 ) -> None:
     raw = dirs.raw_path(name)
-    spec = spec_of(name, settings.benchmarks.get(name))
-    instruction = spec.instruction if spec else DEFAULT_INSTRUCTION
+    instruction = settings.instruction_for(name)
     done = finished_ids(raw)
     todo = [row for row in rows if row.id not in done]
     progress.begin(f"{name}: generating", total=len(rows) * settings.k, done=(len(rows) - len(todo)) * settings.k)

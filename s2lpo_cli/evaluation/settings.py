@@ -9,6 +9,7 @@ from typing import Any
 from s2lpo_cli.engines.base import SamplingParams
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.grading.metrics import DEFAULT_PASS_KS
+from s2lpo_cli.prompting import DEFAULT_INSTRUCTION
 
 MODES = ("think", "nothink")
 # Qwen3's recommended settings, as the method's evaluation uses them.
@@ -44,6 +45,17 @@ class EvalSettings:
     data_dir: str | None = None
     limit: int | None = None
     pass_ks: list[int] = field(default_factory=lambda: list(DEFAULT_PASS_KS))
+    instruction: str | None = None  # appended to every question; None: each benchmark's own
+
+    def instruction_for(self, name: str) -> str:
+        """The instruction a benchmark's questions are asked with: the run's, else the registered benchmark's,
+        else (a --benchmark-file) the default one."""
+        from s2lpo_cli.data.benchmarks import spec_of
+
+        if self.instruction is not None:
+            return self.instruction
+        spec = spec_of(name, self.benchmarks.get(name))
+        return spec.instruction if spec else DEFAULT_INSTRUCTION
 
     def __post_init__(self) -> None:
         if self.k < 1:

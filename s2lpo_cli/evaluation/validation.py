@@ -62,6 +62,7 @@ def eval_settings(recipe: Recipe) -> EvalSettings:
     return EvalSettings(
         model=recipe.models.target, mode=v.mode, k=v.k, sampling=sampling(v, recipe.rollout.max_response_tokens),
         seed=v.seed, benchmarks=benchmarks, data_dir=str(Path(v.data_dir).resolve()), limit=v.limit,
+        instruction=v.instruction,
     )
 
 

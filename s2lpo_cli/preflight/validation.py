@@ -102,13 +102,11 @@ def _load_problems(recipe: Recipe, verl_tokenizer: Any) -> list[Finding]:
 
 
 def _too_long(recipe: Recipe, settings: Any, questions: dict[str, list[Any]], tokenizer: Any) -> list[Finding]:
-    from s2lpo_cli.data.benchmarks import spec_of
-    from s2lpo_cli.prompting import DEFAULT_INSTRUCTION, build_messages, encode_prompt
+    from s2lpo_cli.prompting import build_messages, encode_prompt
 
     limit, findings = recipe.data.max_prompt_tokens, []
     for name, rows in questions.items():
-        spec = spec_of(name, settings.benchmarks[name])
-        instruction = spec.instruction if spec else DEFAULT_INSTRUCTION
+        instruction = settings.instruction_for(name)
         lengths = [len(encode_prompt(tokenizer, build_messages(r.question, instruction), settings.mode == "think"))
                    for r in rows]
         over = [n for n in lengths if n > limit]

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from s2lpo_cli.atomic import replace_atomically
 from s2lpo_cli.data.rows import Row
 from s2lpo_cli.errors import UserError
-from s2lpo_cli.prompting import DEFAULT_INSTRUCTION, build_messages
+from s2lpo_cli.prompting import build_messages
 from s2lpo_cli.recipe import Recipe
 from s2lpo_cli.schedule import step_plan
 from s2lpo_cli.verl_ext.command import AGENT_NAME
@@ -115,15 +115,13 @@ def validation_table(recipe: Recipe) -> pa.Table:
     """The recipe's validation benchmarks as verl's validation rows: the questions and prompts of `s2lpo eval`
     (each benchmark's own instruction, no system message), `data_source` the benchmark's name, so verl logs
     `val-core/<benchmark>/...` and `verl_ext.validation` maps them back to val.jsonl rows."""
-    from s2lpo_cli.data.benchmarks import spec_of
     from s2lpo_cli.evaluation.runner import load_questions
     from s2lpo_cli.evaluation.validation import eval_settings
 
     settings = eval_settings(recipe)
     records = []
     for name, rows in load_questions(settings).items():
-        spec = spec_of(name, settings.benchmarks[name])
-        instruction = spec.instruction if spec else DEFAULT_INSTRUCTION
+        instruction = settings.instruction_for(name)
         for row in rows:
             records.append({
                 "data_source": name,

@@ -163,3 +163,47 @@ def test_a_prompt_the_engine_rejects_is_recorded_wrong_and_the_run_goes_on(tmp_p
     correct = expected_correct(settings, rows)
     correct["q2"] = 0
     assert summary["benchmarks"]["toy"]["accuracy"] == pytest.approx(sum(correct.values()) / 10)
+
+
+class RecordsPrompts(ScriptedEngine):
+    """Keeps the user message of every prompt it is asked."""
+
+    def __init__(self, answers):
+        super().__init__(answers)
+        self.contents: list[str] = []
+
+    def generate(self, prompts, params, seeds=None):
+        self.contents += [messages[-1]["content"] for messages in prompts]
+        return super().generate(prompts, params, seeds)
+
+
+@pytest.mark.parametrize(("instruction", "expected"), [
+    (None, "Please reason step by step, and put your final answer within \\boxed{}."),  # a file's default
+    ("Put the final answer in \\boxed{}.", "Put the final answer in \\boxed{}."),
+])
+def test_every_question_is_asked_with_the_runs_instruction(tmp_path, bench_file, grader, instruction, expected):
+    settings = settings_for(bench_file, instruction=instruction)
+    rows = load_benchmark_file(bench_file)
+    engine = RecordsPrompts({r.question: r.answer for r in rows})
+    run_eval(settings, RunDirs.new(tmp_path, settings.model), lambda: engine, grader, batch_size=2)
+    assert engine.contents == [f"{r.question.strip()}\n{expected}" for r in rows]
+
+
+def test_a_registered_benchmark_keeps_its_own_instruction_unless_the_run_names_one():
+    from s2lpo_cli.data.benchmarks import get_benchmark
+
+    own = EvalSettings(model="m", mode="nothink", k=1, sampling={}, benchmarks={"math500": None})
+    assert own.instruction_for("math500") == get_benchmark("math500").instruction
+    assert EvalSettings(model="m", mode="nothink", k=1, sampling={}, benchmarks={"math500": None},
+                        instruction="Answer.").instruction_for("math500") == "Answer."
+
+
+def test_a_config_written_before_the_instruction_setting_still_reads(tmp_path, bench_file):
+    """Eval runs written before `instruction` existed resume with None (each benchmark's own instruction)."""
+    settings = settings_for(bench_file)
+    dirs = RunDirs.new(tmp_path, settings.model)
+    dirs.write_config(settings, {})
+    old = json.loads(dirs.config_path.read_text())
+    del old["settings"]["instruction"]
+    dirs.config_path.write_text(json.dumps(old))
+    assert dirs.read_settings() == settings

@@ -37,12 +37,12 @@ def _without_time(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
 
-def _eval(model: Path, heldout: Path, out: Path) -> dict:
+def _eval(model: Path, heldout: Path, out: Path, *extra: str) -> dict:
     """`s2lpo eval` with the settings the recipe's validation section names."""
     result = CliRunner().invoke(app, [
         "eval", "--model", str(model), "--mode", "nothink", "--k", str(K), "--benchmark-file", str(heldout),
         "--limit", str(QUESTIONS), "--seed", "3", "--temperature", "1.0", "--top-p", "1.0", "--top-k", "-1",
-        "--presence-penalty", "0", "--max-tokens", str(MAX_TOKENS), "--device", "cpu", "--output", str(out), "--json",
+        "--presence-penalty", "0", "--max-tokens", str(MAX_TOKENS), "--device", "cpu", "--output", str(out), "--json", *extra,
     ])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)["benchmarks"]["heldout"]
@@ -142,3 +142,17 @@ def test_kill_9_anywhere_then_resume_logs_each_validation_once(tiny_models, tmp_
     assert resumed.returncode == 0, resumed.stderr
     assert [r["step"] for r in _val(cut)] == [0, 1, 2, 3]
     assert _without_time(_val(cut)) == _without_time(_val(full))
+
+
+def test_validation_with_the_training_instruction_is_s2lpo_eval_with_that_instruction(tiny_models, tmp_path):
+    """validation.instruction asks the held-out questions as training asks its own (the tiny recipe's
+    instruction): the step-0 row equals `s2lpo eval --instruction` on the untrained target."""
+    from s2lpo_cli.tiny.task import TINY_INSTRUCTION
+    from s2lpo_cli.training.run import run_training
+
+    run_dir = tmp_path / "run"
+    run_training(_recipe(tiny_models, run_dir, "schedule.total_steps=1", f"validation.instruction={TINY_INSTRUCTION}"))
+    row = _val(run_dir)[0]
+    heldout = tiny_models / "data" / "heldout.jsonl"
+    evaluated = _eval(tiny_models / "target", heldout, tmp_path / "eval", "--instruction", TINY_INSTRUCTION)
+    assert row["step"] == 0 and {k: row[k] for k in evaluated} == evaluated

@@ -114,3 +114,14 @@ def test_verl_logs_become_val_jsonl_once_per_step_and_metrics_keep_their_trainin
     metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [m["reward_mean"] for m in metrics] == pytest.approx([0.1, 0.2, 0.3, 0.4])  # step 2 is not the val line
     assert metrics[1]["time_validation_s"] == 1.5
+
+
+def test_validation_rows_take_the_sections_instruction(tiny_models, tmp_path):
+    from s2lpo_cli.data.rows import read_rows
+    from s2lpo_cli.prompting import build_messages
+
+    recipe = tiny_verl_recipe(tiny_models, tmp_path, None, "validation.instruction=Put the final answer in \\boxed{}.")
+    rows = validation_table(recipe).to_pylist()
+    expected = read_rows(tiny_models / "data" / "heldout.jsonl", limit=6)
+    assert [r["prompt"] for r in rows] == [build_messages(e.question, "Put the final answer in \\boxed{}.")
+                                           for e in expected]
