@@ -5,14 +5,21 @@ group size G (the same number of responses per step); S2L-PO takes G_w of each g
 offline rollouts while alpha anneals over the first N steps, GRPO samples all G from the target, and the
 third arm is GRPO sampling at a higher temperature (token-level diversity instead of a second policy).
 Training goes through the public CLI (`s2lpo tiny init`, `sample`, `train`, `report`); runs go side by
-side, one per core (each trainer takes its share of the cores by itself). Every saved checkpoint is
-scored on all held-out synthetic questions: K samples per question at temperature 1 (the mean is the
-held-out accuracy, as the paper's avg@K Pass@1) and one greedy answer, exact match of the boxed integer.
+side, one per core (each trainer takes its share of the cores by itself). Held-out accuracy is the
+recipe's validation during training (docs/validation.md): before the first step and every
+`--save-every` steps, the live weights answer all held-out synthetic questions, K samples per question at
+temperature 1 (their mean is the held-out accuracy, as the paper's avg@K Pass@1), with the same
+validation seed in every run; the script reads it from each run's val.jsonl, and per family from the
+graded rows the run keeps under validation/step_NNNN/ (each question's family from the task's held-out file).
+From each run's metrics.jsonl it also reads the share of groups with non-zero advantage per family and
+step, and the target's training reward; results.md says at which step each seed's held-out accuracy and
+rolling training reward first reach a stated level (`--reach-heldout`, `--reach-reward`, or by default
+halfway from the start to the best arm's final mean). `--correction` sets off_policy.correction.
 
 Both tasks run by default (`--task arith` or `--task transfer` for one), each from its shipped pair, in
 reproduce_toy/<task>/. Outputs in reproduce_toy/: results.json ({task: results}), results.md,
-heldout_accuracy_<task>.png, and <task>/report/ (`s2lpo report`). A rerun continues where a killed one
-stopped (finished runs and scored checkpoints are kept).
+heldout_accuracy_<task>.png, nonzero_adv_<task>.png, and <task>/report/ (`s2lpo report`). A rerun continues where a killed one
+stopped (each run resumes from its last checkpoint).
 
     python scripts/reproduce_toy.py                       # the experiment, both tasks
     python scripts/reproduce_toy.py --seeds 1 --steps 4 --anneal 2 --save-every 2 --quick --arms s2lpo grpo
@@ -38,7 +45,7 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from s2lpo_cli.tiny.task import PROCEDURES, TASKS  # noqa: E402
 
-SCORES = "heldout_scores.json"  # per run: {checkpoint step: {"sampled": {...}, "greedy": {...}}}
+HELDOUT = "tiny_models/data/heldout.jsonl"  # the task's held-out questions, {"id", "question", "answer", "family"}
 
 
 @dataclass(frozen=True)
@@ -81,73 +88,65 @@ def run_cli(args: list[str], cwd: Path, log: Path | None = None) -> None:
         sys.exit(f"reproduce-toy stopped: `s2lpo {shlex.join(args)}` exited with {proc.returncode}{where}")
 
 
-# ------------------------------------------------------------------ held-out accuracy of a checkpoint
+# ------------------------------------------------------------------ held-out accuracy, from validation
 
 
-def checkpoints(run: Path) -> list[tuple[int, Path]]:
-    """(step, model folder) of every saved step, in order."""
-    from s2lpo_cli.run_folder import CHECKPOINT_PREFIX, RunFolder
-
-    found = []
-    for folder in sorted(RunFolder(run).checkpoints.glob(f"{CHECKPOINT_PREFIX}*")):
-        if folder.name.removeprefix(CHECKPOINT_PREFIX).isdigit() and (folder / "config.json").is_file():
-            found.append((int(folder.name.removeprefix(CHECKPOINT_PREFIX)), folder))
-    return found
+def validation_sets(save_every: int, k: int, seed: int) -> list[str]:
+    """The recipe's validation as the toy measures held-out accuracy: every held-out question, k samples at
+    temperature 1 (plain sampling, as the tiny models were trained), the same seed for every arm."""
+    return [f"validation.every={save_every}", "validation.before_train=true", f"validation.benchmarks=[{HELDOUT}]",
+            "validation.limit=null", f"validation.k={k}", f"validation.seed={seed}", "validation.mode=nothink",
+            "validation.temperature=1.0", "validation.top_p=1.0", "validation.top_k=-1",
+            "validation.presence_penalty=0.0"]
 
 
-def score_model(model_dir: Path, heldout: list[dict[str, str]], k: int, seed: int = 1234) -> dict[str, Any]:
-    """Held-out accuracy per family: mean over k samples at temperature 1, and greedy."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def heldout_families(path: Path) -> dict[str, str]:
+    """{question id: family} of the task's held-out file."""
+    from s2lpo_cli.data.rows import read_rows
 
-    from s2lpo_cli.tiny.accuracy import is_correct, sample_responses
-
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    questions = [r["question"] for r in heldout]
-
-    def by_family(responses: list[str]) -> dict[str, float]:
-        right: dict[str, list[bool]] = {}
-        for i, response in enumerate(responses):
-            row = heldout[i % len(heldout)]
-            ok = is_correct(response, row["answer"])
-            right.setdefault("all", []).append(ok)
-            right.setdefault(row.get("family", "all"), []).append(ok)
-        return {name: sum(oks) / len(oks) for name, oks in sorted(right.items())}
-
-    sampled = sample_responses(model, tokenizer, questions * k, temperature=1.0, seed=seed, batch_size=256)
-    greedy = sample_responses(model, tokenizer, questions, temperature=0.0, batch_size=256)
-    return {"sampled": by_family(sampled), "greedy": by_family(greedy)}
+    rows = read_rows(path)
+    missing = next((row.id for row in rows if "family" not in row.extra), None)
+    if missing is not None:
+        sys.exit(f"reproduce-toy: {path}: question {missing!r} has no 'family' field (the tiny tasks' rows have one)")
+    return {row.id: str(row.extra["family"]) for row in rows}
 
 
-def score_run(work: Path, run: str, k: int) -> None:
-    """Score every checkpoint of `run` not scored yet (kept in the run's heldout_scores.json)."""
-    from transformers.utils import logging as hf_logging
+def graded_by_family(scored: Path, families: dict[str, str]) -> dict[str, float]:
+    """Share of right samples per family and overall ("all") in a validation's graded rows (`<bench>.jsonl`)."""
+    from s2lpo_cli.evaluation.validation import read_rows
 
-    from s2lpo_cli.atomic import write_text_atomic
-    from s2lpo_cli.training.threads import TrainerRegistry, apply_threads
-
-    hf_logging.disable_progress_bar()
-
-    folder = work / run
-    path = folder / SCORES
-    scores = json.loads(path.read_text()) if path.is_file() else {}
-    heldout = [json.loads(line) for line in (work / "tiny_models/data/heldout.jsonl").read_text().splitlines() if line]
-    with TrainerRegistry() as registry:  # side by side with trainers: take a fair share of the cores
-        for step, model_dir in checkpoints(folder):
-            if str(step) not in scores:
-                apply_threads(registry)
-                scores[str(step)] = score_model(model_dir, heldout, k)
-                write_text_atomic(path, json.dumps(scores, indent=1) + "\n")
+    right: dict[str, list[bool]] = {}
+    for n, row in enumerate(read_rows(scored), 1):
+        if row["id"] not in families:
+            sys.exit(f"reproduce-toy: {scored}:{n}: question id {row['id']!r} is not in the held-out file")
+        for name in ("all", families[row["id"]]):
+            right.setdefault(name, []).extend(row["correct"])
+    if not right:
+        sys.exit(f"reproduce-toy: {scored}: no graded rows (a validation killed before it finished?)")
+    return {name: sum(oks) / len(oks) for name, oks in sorted(right.items())}
 
 
-def score_base(work: Path, k: int) -> dict[str, Any]:
-    path = work / "base_scores.json"
-    if not path.is_file():
-        heldout = [json.loads(line) for line in (work / "tiny_models/data/heldout.jsonl").read_text().splitlines()
-                   if line]
-        path.write_text(json.dumps(score_model(work / "tiny_models" / "target", heldout, k), indent=1) + "\n")
-    return json.loads(path.read_text())
+def run_validation(folder: Path, families: dict[str, str]) -> dict[str, dict[str, float]]:
+    """{step: {"all": val.jsonl's Pass@1, family: accuracy}} of one run's held-out validation."""
+    from s2lpo_cli.evaluation.layout import RunDirs
+    from s2lpo_cli.evaluation.validation import entry_name, read_rows
+    from s2lpo_cli.run_folder import RunFolder
+
+    run, bench = RunFolder(folder), entry_name(HELDOUT)
+    out: dict[str, dict[str, float]] = {}
+    for row in read_rows(run.val_path):
+        if row["benchmark"] != bench:
+            continue
+        where = run.validation(row["step"]) / bench
+        scored = RunDirs(where, where).scored_path(bench)
+        accuracy = graded_by_family(scored, families)
+        if abs(accuracy["all"] - row["pass@1"]) > 1e-9:
+            sys.exit(f"reproduce-toy: {scored} gives {accuracy['all']:.6f}, {run.val_path} step {row['step']} "
+                     f"pass@1 {row['pass@1']:.6f}: the graded rows are not that validation's")
+        out[str(row["step"])] = {**accuracy, "all": row["pass@1"]}
+    if not out:
+        sys.exit(f"reproduce-toy: {run.val_path}: no validation rows of {bench}")
+    return out
 
 
 # ------------------------------------------------------------------ aggregation
@@ -157,46 +156,170 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def collect(work: Path, chosen: list[Arm], seeds: list[int], base: dict[str, Any]) -> dict[str, Any]:
+def collect(work: Path, chosen: list[Arm], seeds: list[int]) -> dict[str, Any]:
+    """Each arm's held-out curves (overall and per family), tokens and training reward, over its seeds."""
     from s2lpo_cli.run_folder import RunFolder
     from s2lpo_cli.training import metrics as metrics_file
 
+    families = heldout_families(work / HELDOUT)
     out: dict[str, Any] = {}
     for arm in chosen:
-        by_step: dict[str, list[float]] = {"0": [base["sampled"]["all"]] * len(seeds)}
-        greedy_by_step: dict[str, list[float]] = {"0": [base["greedy"]["all"]] * len(seeds)}
+        by_step: dict[str, list[float]] = {}
+        family_by_step: dict[str, dict[str, list[float]]] = {}
         family_final: dict[str, list[float]] = {}
-        family_by_step: dict[str, dict[str, list[float]]] = {
-            family: {"0": [acc] * len(seeds)} for family, acc in base["sampled"].items() if family != "all"
-        }
         tokens, reward_target = [], []
+        nonzero_adv: dict[str, list[list[float | None]]] = {}  # family -> per seed, per step
         for seed in seeds:
             folder = work / arm.folder(seed)
-            scores = json.loads((folder / SCORES).read_text())
-            for step in sorted(scores, key=int):
-                by_step.setdefault(step, []).append(scores[step]["sampled"]["all"])
-                greedy_by_step.setdefault(step, []).append(scores[step]["greedy"]["all"])
-                for family, by_family_step in family_by_step.items():
-                    by_family_step.setdefault(step, []).append(scores[step]["sampled"][family])
-            last = scores[max(scores, key=int)]["sampled"]
-            for family, acc in last.items():
+            curve = run_validation(folder, families)
+            for step, accuracy in curve.items():
+                by_step.setdefault(step, []).append(accuracy["all"])
+                for family, acc in accuracy.items():
+                    if family != "all":
+                        family_by_step.setdefault(family, {}).setdefault(step, []).append(acc)
+            for family, acc in curve[max(curve, key=int)].items():
                 family_final.setdefault(family, []).append(acc)
             rows = metrics_file.read(RunFolder(folder).metrics_path)
             tokens.append(sum(r["target_tokens"] for r in rows))
             reward_target.append([r["reward_target"] for r in rows])
+            for family in sorted({f for r in rows for f in r.get("nonzero_adv_frac_by_family") or {}}):
+                nonzero_adv.setdefault(family, []).append(
+                    [(r.get("nonzero_adv_frac_by_family") or {}).get(family) for r in rows])
         final_step = max(by_step, key=int)
         out[arm.name] = {
             "label": arm.label,
             "seeds": seeds,
             "heldout_acc_final": by_step[final_step],
-            "heldout_acc_by_step": by_step,
-            "heldout_greedy_by_step": greedy_by_step,
+            "heldout_acc_by_step": dict(sorted(by_step.items(), key=lambda kv: int(kv[0]))),
             "heldout_acc_final_by_family": family_final,
             "heldout_acc_by_family_by_step": family_by_step,
             "target_tokens": tokens,
             "reward_target_by_step": reward_target,
+            "nonzero_adv_frac_by_family_by_step": nonzero_adv,
         }
     return out
+
+
+def rolling(values: list[float | None], window: int) -> list[tuple[int, float]]:
+    """(step, mean of the last `window` values that are not None) at every step (from 1) where `window` exist:
+    a target reward is None at steps whose groups hold no target response (S2L-PO's first steps)."""
+    out, seen = [], []
+    for step, value in enumerate(values, 1):
+        if value is not None:
+            seen.append(value)
+            if len(seen) >= window:
+                out.append((step, statistics.fmean(seen[-window:])))
+    return out
+
+
+def mean_over_seeds(curves: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:
+    """(step, mean over seeds) at the steps every seed's curve has."""
+    by_seed = [dict(c) for c in curves]
+    common = sorted(set.intersection(*(set(c) for c in by_seed)))
+    return [(t, statistics.fmean(c[t] for c in by_seed)) for t in common]
+
+
+def base_accuracy(arms_: dict[str, Any]) -> dict[str, Any]:
+    """The untrained target's held-out accuracy: the step-0 validation of every run (the same weights, the
+    same validation seed), their mean; `runs_agree` says whether every run measured the same number."""
+    overall = [v for arm in arms_.values() for v in arm["heldout_acc_by_step"]["0"]]
+    families = next(iter(arms_.values()))["heldout_acc_by_family_by_step"]
+    by_family = {family: statistics.fmean(v for arm in arms_.values() for v in arm["heldout_acc_by_family_by_step"][family]["0"])
+                 for family in families}
+    return {"heldout_acc": statistics.fmean(overall), "by_family": {**by_family, "all": statistics.fmean(overall)},
+            "runs_agree": max(overall) - min(overall) < 1e-12}
+
+
+# ------------------------------------------------------------------ how soon each arm gets there
+
+
+REWARD_WINDOW = 10  # steps in the rolling mean of the training reward
+
+
+def first_step(points: list[tuple[int, float]], level: float) -> int | None:
+    """The first step whose value is at least `level`: `s2lpo report`'s rule (reporting.validation.first_reaching)."""
+    from s2lpo_cli.reporting.validation import first_reaching
+
+    hit = first_reaching([{"step": t, "mean": v, "target_tokens": None} for t, v in points], level)
+    return None if hit is None else hit["step"]
+
+
+def halfway(start: float, ends: list[float]) -> float | None:
+    """Halfway from `start` to the best of `ends`; None when no end is above the start."""
+    best = max(ends)
+    return start + (best - start) / 2 if best > start else None
+
+
+def reach_of(curves: dict[str, list[list[tuple[int, float]]]], level: float | None, rule: str) -> dict[str, Any]:
+    """{"level", "rule", "steps": {arm: first step of each seed, None where it never gets there}}."""
+    steps = {arm: [None if level is None else first_step(c, level) for c in seeds] for arm, seeds in curves.items()}
+    return {"level": level, "rule": rule, "steps": steps}
+
+
+def reach(arms_: dict[str, Any], base: float, heldout_level: float | None = None, reward_level: float | None = None,
+          window: int = REWARD_WINDOW) -> dict[str, Any]:
+    """The first step at which each seed's held-out accuracy and rolling training reward reach a level.
+
+    Default levels: halfway from where the arms start (the untrained target's held-out accuracy; the mean
+    of every run's first rolling reward) to the best arm's final mean; `heldout_level` / `reward_level`
+    set them instead.
+    """
+    heldout = {name: [[(int(t), accs[i]) for t, accs in arm["heldout_acc_by_step"].items()]
+                      for i in range(len(arm["seeds"]))] for name, arm in arms_.items()}
+    if heldout_level is not None:
+        heldout_rule = "--reach-heldout"
+    else:
+        heldout_level = halfway(base, [statistics.fmean(arm["heldout_acc_final"]) for arm in arms_.values()])
+        heldout_rule = (f"halfway from the untrained target ({100 * base:.1f}%) to the best arm's final mean"
+                        if heldout_level is not None else "no arm ended above the untrained target: no level")
+    reward = {name: [rolling(c, window) for c in arm["reward_target_by_step"]] for name, arm in arms_.items()}
+    if reward_level is not None:
+        reward_rule = "--reach-reward"
+    else:
+        starts = [c[0][1] for curves in reward.values() for c in curves if c]
+        ends = [statistics.fmean(c[-1][1] for c in curves) for curves in reward.values() if all(curves)]
+        start = statistics.fmean(starts) if starts else 0.0
+        reward_level = halfway(start, ends) if ends else None
+        reward_rule = (f"halfway from the runs' first rolling mean ({start:.3f}) to the best arm's final one"
+                       if reward_level is not None else
+                       "no arm ended above where the runs started: no level" if starts else
+                       f"fewer than {window} steps with target responses: no rolling mean")
+    return {"heldout": reach_of(heldout, heldout_level, heldout_rule),
+            "reward_target": {**reach_of(reward, reward_level, reward_rule), "window": window}}
+
+
+def spread(steps: list[int | None]) -> str:
+    """Each seed's step ("never" where it never got there) and their spread: mean ± sd when every seed got
+    there, else the range."""
+    cells = ", ".join("never" if t is None else str(t) for t in steps)
+    reached = [t for t in steps if t is not None]
+    if not reached:
+        return f"{cells} (never)"
+    if len(reached) == len(steps):
+        m, sd = mean_sd([float(t) for t in reached])
+        return f"{cells} (mean {m:.1f} ± {sd:.1f})"
+    return f"{cells} (range {min(reached)}–never)"
+
+
+def reach_lines(results: dict[str, Any]) -> list[str]:
+    """results.md's section on how soon each arm gets there."""
+    arms_, r = results["arms"], results["reach"]
+    names = list(arms_)
+    seeds = ", ".join(map(str, results["settings"]["seeds"]))
+    every = results["settings"]["validate_every"]
+    held, reward = r["heldout"], r["reward_target"]
+    lines = ["", f"How soon each arm gets there: the first step at or above a level, per seed ({seeds}), then "
+                 "mean ± sd over seeds (a range when some seed never gets there)."]
+    for title, part, level in (
+        (f"held-out accuracy (validated every {every} steps)", held,
+         None if held["level"] is None else f"{100 * held['level']:.1f}%"),
+        (f"target's training reward, rolling mean of {reward['window']} steps", reward,
+         None if reward["level"] is None else f"{reward['level']:.3f}"),
+    ):
+        lines += ["", f"- {title}: level {level or 'none'} ({part['rule']})."]
+        if level is not None:
+            lines += [f"  - {arms_[n]['label']}: {spread(part['steps'][n])}" for n in names]
+    return lines
 
 
 def fmt(values: list[float]) -> str:
@@ -234,14 +357,13 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "Held-out accuracy (%), mean ± sd over seeds "
         f"{', '.join(map(str, results['settings']['seeds']))}: mean over {results['settings']['k']} samples per "
-        "question at temperature 1 (greedy in parentheses); step 0 is the untrained target.",
+        "question at temperature 1 (validation during training); step 0 is the untrained target.",
         "",
         "| step | " + " | ".join(arms_[n]["label"] for n in names) + " |",
         "|---|" + "---|" * len(names),
     ]
     for step in steps:
-        cells = [f"{fmt(arms_[n]['heldout_acc_by_step'][step])} ({fmt(arms_[n]['heldout_greedy_by_step'][step])})"
-                 for n in names]
+        cells = [fmt(arms_[n]["heldout_acc_by_step"][step]) for n in names]
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
     lines += ["", "| final, by family (%) | base | " + " | ".join(arms_[n]["label"] for n in names) + " |",
               "|---|---|" + "---|" * len(names)]
@@ -256,11 +378,33 @@ def markdown(results: dict[str, Any]) -> str:
         for step in steps:
             cells = [fmt(arms_[n]["heldout_acc_by_family_by_step"][family][step]) for n in names]
             lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    lines += nonzero_adv_lines(results)
+    lines += reach_lines(results)
     tokens = [f"{statistics.fmean(arms_[n]['target_tokens']):,.0f}" for n in names]
     lines += ["", "| target-generated tokens, whole run | " + " | ".join(tokens) + " |",
               "|---|" + "---|" * len(names), "", *verdict(results, base["heldout_acc"]),
               *[procedure_verdict(results, f) for f in PROCEDURES if f in base["by_family"]]]
     return "\n".join(lines) + "\n"
+
+
+def nonzero_adv_lines(results: dict[str, Any]) -> list[str]:
+    """Groups with non-zero advantage (%) per arm and family, mean over seeds of each block of steps."""
+    arms_ = results["arms"]
+    block = results["settings"]["validate_every"]
+    steps = len(next(iter(arms_.values()))["reward_target_by_step"][0])
+    blocks = [(a, min(a + block - 1, steps)) for a in range(1, steps + 1, block)]
+    lines = ["", "Groups with non-zero advantage (%), per family: mean over seeds and over the steps of each block "
+                 "(metrics.jsonl `nonzero_adv_frac_by_family`).", "",
+             "| arm | family | " + " | ".join(f"{a}–{b}" for a, b in blocks) + " |",
+             "|---|---|" + "---|" * len(blocks)]
+    for arm in arms_.values():
+        for family, seeds in arm["nonzero_adv_frac_by_family_by_step"].items():
+            cells = []
+            for a, b in blocks:
+                values = [v for per_step in seeds for v in per_step[a - 1:b] if v is not None]
+                cells.append(f"{100 * statistics.fmean(values):.0f}" if values else "–")
+            lines.append(f"| {arm['label']} | {family} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def procedure_verdict(results: dict[str, Any], family: str) -> str:
@@ -276,7 +420,7 @@ def procedure_verdict(results: dict[str, Any], family: str) -> str:
             f"larger seed sd, {100 * 2 * max(ss, sg):.1f} points) {held}.")
 
 
-def plot(results: dict[str, Any], path: Path, window: int = 10) -> None:
+def plot(results: dict[str, Any], path: Path, window: int = REWARD_WINDOW) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -292,16 +436,9 @@ def plot(results: dict[str, Any], path: Path, window: int = 10) -> None:
         axes[0].plot(x, m, "-o", color=color, markersize=3, label=arm["label"])
         axes[0].fill_between(x, [a - b for a, b in zip(m, sd, strict=True)], [a + b for a, b in zip(m, sd, strict=True)],
                              color=color, alpha=0.2)
-        curves = arm["reward_target_by_step"]
-        n = min(len(c) for c in curves)
-        per_step = [[c[t] for c in curves if c[t] is not None] for t in range(n)]
-        smooth, xs = [], []
-        for t in range(n):
-            vals = [v for vs in per_step[max(0, t - window + 1): t + 1] for v in vs]
-            if vals:
-                xs.append(t + 1)
-                smooth.append(statistics.fmean(vals))
-        axes[1].plot(xs, smooth, color=color, label=f"{arm['label']} (rolling mean of {window} steps)")
+        smooth = mean_over_seeds([rolling(c, window) for c in arm["reward_target_by_step"]])
+        axes[1].plot([t for t, _ in smooth], [v for _, v in smooth], color=color,
+                     label=f"{arm['label']} (rolling mean of {window} steps, mean over seeds)")
     axes[0].set(xlabel="step", ylabel="held-out accuracy, % (mean of samples at T=1)",
                 title="held-out accuracy, mean ± sd over seeds")
     axes[1].set(xlabel="step", ylabel="reward of the target's own responses",
@@ -309,6 +446,33 @@ def plot(results: dict[str, Any], path: Path, window: int = 10) -> None:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_nonzero_adv(results: dict[str, Any], path: Path, window: int = REWARD_WINDOW) -> None:
+    """One panel per family: the share of its groups with non-zero advantage per step, each arm's mean over
+    seeds, as a rolling mean of `window` steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    families = sorted({f for arm in results["arms"].values() for f in arm["nonzero_adv_frac_by_family_by_step"]})
+    if not families:
+        return
+    fig, axes = plt.subplots(1, len(families), figsize=(3.6 * len(families), 3.4), sharey=True, squeeze=False)
+    for ax, family in zip(axes[0], families, strict=True):
+        for i, arm in enumerate(results["arms"].values()):
+            seeds = arm["nonzero_adv_frac_by_family_by_step"].get(family)
+            if seeds:
+                curve = mean_over_seeds([rolling(c, window) for c in seeds])
+                ax.plot([t for t, _ in curve], [100 * v for _, v in curve], color=f"C{i}", label=arm["label"])
+        ax.set(title=family, xlabel="step")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"groups with non-zero advantage, %\n(rolling mean of {window} steps)")
+    axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -324,14 +488,22 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seeds", type=int, default=3, help="seeds per arm (default 3)")
     p.add_argument("--steps", type=int, default=100, help="training steps (default 100)")
     p.add_argument("--anneal", type=int, default=40, help="N: steps over which alpha falls 1 -> 0 (default 40)")
-    p.add_argument("--save-every", type=int, default=10, help="checkpoint (and score) every N steps (default 10)")
+    p.add_argument("--save-every", type=int, default=10,
+                   help="validate on the held-out set (and checkpoint) every N steps (default 10)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: recipes/tiny.yaml's)")
     p.add_argument("--arms", nargs="+", default=["s2lpo", "grpo", "grpo_hot"], choices=["s2lpo", "grpo", "grpo_hot"])
     p.add_argument("--hot-temperature", type=float, default=1.3, help="temperature of the grpo_hot arm")
     p.add_argument("--k", type=int, default=8, help="held-out samples per question (default 8)")
+    p.add_argument("--validation-seed", type=int, default=0,
+                   help="validation.seed, the same in every run (default 0)")
+    p.add_argument("--correction", default="none", choices=["none", "truncated_is", "luffy"],
+                   help="off_policy.correction of every arm (only S2L-PO has explorer tokens to correct; default none)")
+    p.add_argument("--reach-heldout", type=float, default=None,
+                   help="held-out accuracy (0-1) whose first step is reported (default: halfway to the best final)")
+    p.add_argument("--reach-reward", type=float, default=None,
+                   help="rolling training reward whose first step is reported (default: halfway to the best final)")
     p.add_argument("--jobs", type=int, default=None, help="runs side by side (default: one per core)")
     p.add_argument("--quick", action="store_true", help="build a quick tiny pair instead of the shipped one (smoke runs)")
-    p.add_argument("--score-run", help=argparse.SUPPRESS)  # internal: score one run's checkpoints
     return p.parse_args()
 
 
@@ -348,8 +520,8 @@ def run_task(task_name: str, args: argparse.Namespace, work: Path) -> dict[str, 
     # trains on the registered `synthetic` set (= its train.jsonl); the transfer task on its train.jsonl.
     sets = [f"schedule.total_steps={args.steps}", f"schedule.anneal_steps={anneal}",
             f"output.save_every={args.save_every}", "output.logger=[jsonl]", "schedule.mode=mixed",
-            # held-out accuracy per family comes from scoring each checkpoint here, not the recipe's validation
-            "validation.every=0",
+            *validation_sets(args.save_every, args.k, args.validation_seed),
+            f"off_policy.correction={args.correction}",
             *([f"optim.lr={args.lr}"] if args.lr else []),
             *(["data.train=tiny_models/data/train.jsonl"] if task_name != "arith" else [])]
     set_args = [a for s in sets for a in ("--set", s)]
@@ -362,29 +534,28 @@ def run_task(task_name: str, args: argparse.Namespace, work: Path) -> dict[str, 
         run_cli(["tiny", "init", "tiny_models", "--task", task_name, *build, "--force"], work)
     if any(a.name == "s2lpo" for a in chosen):
         run_cli(["sample", "--explorer", "tiny_models/explorer", "--recipe", recipe, *set_args], work)
-    base = score_base(work, args.k)
 
-    def train_and_score(arm: Arm, seed: int) -> None:
-        run = arm.folder(seed)
-        log = work / f"{run}.log"
+    def train(arm: Arm, seed: int) -> None:
+        log = work / f"{arm.folder(seed)}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         run_cli(["train", recipe, *set_args, "--set", f"optim.seed={seed}",
                  "--set", f"output.run_dir={arm.output_dir(seed)}", *arm.extra], work, log)
-        scorer = [sys.executable, __file__, "--out", str(work), "--k", str(args.k), "--score-run", run]
-        subprocess.run(scorer, check=True)
 
     print(f"{task_name}: {len(chosen) * len(seeds)} runs, {jobs} at a time; logs in {work / 'runs'}",
           file=sys.stderr, flush=True)
     with ThreadPoolExecutor(jobs) as pool:
-        for future in [pool.submit(train_and_score, arm, seed) for seed in seeds for arm in chosen]:
+        for future in [pool.submit(train, arm, seed) for seed in seeds for arm in chosen]:
             future.result()
 
+    collected = collect(work, chosen, seeds)
+    base = base_accuracy(collected)
     results = {
-        "base": {"heldout_acc": base["sampled"]["all"], "heldout_greedy": base["greedy"]["all"],
-                 "by_family": base["sampled"]},
-        "arms": collect(work, chosen, seeds, base),
+        "base": base,
+        "arms": collected,
+        "reach": reach(collected, base["heldout_acc"], args.reach_heldout, args.reach_reward),
         "settings": {"recipe": "recipes/tiny.yaml", "task": task_name, "overrides": sets, "seeds": seeds,
-                     "k": args.k, "hot_temperature": args.hot_temperature,
+                     "k": args.k, "validation_seed": args.validation_seed, "validate_every": args.save_every,
+                     "correction": args.correction, "hot_temperature": args.hot_temperature,
                      "resolved": load_recipe(recipe_path, sets).model_dump(mode="json")},
     }
     run_cli(["report", *[a.folder(s) for s in seeds for a in chosen], "--out", "report"], work, work / "report.log")
@@ -394,9 +565,6 @@ def run_task(task_name: str, args: argparse.Namespace, work: Path) -> dict[str, 
 def main() -> None:
     args = parse_args()
     work = args.out.resolve()
-    if args.score_run:
-        score_run(work, args.score_run, args.k)
-        return
     started = time.monotonic()
     work.mkdir(parents=True, exist_ok=True)
     results = {task_name: run_task(task_name, args, work / task_name) for task_name in args.task}
@@ -405,9 +573,10 @@ def main() -> None:
     (work / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     for task_name, r in results.items():
         plot(r, work / f"heldout_accuracy_{task_name}.png")
+        plot_nonzero_adv(r, work / f"nonzero_adv_{task_name}.png")
     print("\n" + text)
     print(f"reproduce-toy finished in {(time.monotonic() - started) / 60:.1f} min: {work / 'results.md'}, "
-          f"{work}/heldout_accuracy_<task>.png, runs' reports in {work}/<task>/report/report.md")
+          f"{work}/heldout_accuracy_<task>.png, {work}/nonzero_adv_<task>.png, runs' reports in {work}/<task>/report/report.md")
 
 
 if __name__ == "__main__":

@@ -4,11 +4,12 @@ A = (r - mean_group) / (std_group + eps), or r - mean_group without std normaliz
 The std is the unbiased sample std (as verl's `compute_grpo_outcome_advantage`). A group whose rewards
 are all equal carries no signal: its advantages are exactly zero, and it is counted. A group of one
 response is such a group too (verl would give it A = r; here it gives 0, the group-relative meaning).
+`nonzero_fraction_by_family` splits the groups that do carry signal by the family of their prompt.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -18,7 +19,11 @@ import torch
 class GroupAdvantages:
     advantages: torch.Tensor  # (n_responses,)
     n_groups: int
-    zero_variance_groups: int
+    zero_variance_ids: frozenset  # the group ids whose rewards are all equal (advantage 0)
+
+    @property
+    def zero_variance_groups(self) -> int:
+        return len(self.zero_variance_ids)
 
     @property
     def zero_variance_fraction(self) -> float:
@@ -36,12 +41,22 @@ def grpo_advantages(
     for i, gid in enumerate(group_ids):
         members.setdefault(gid, []).append(i)
     advantages = torch.zeros_like(rewards)
-    zero_var = 0
-    for idx in members.values():
+    zero_var = set()
+    for gid, idx in members.items():
         scores = rewards[idx]
         if len(idx) == 1 or bool((scores == scores[0]).all()):
-            zero_var += 1
+            zero_var.add(gid)
             continue
         centred = scores - scores.mean()
         advantages[idx] = centred / (scores.std() + eps) if norm_by_std else centred
-    return GroupAdvantages(advantages=advantages, n_groups=len(members), zero_variance_groups=zero_var)
+    return GroupAdvantages(advantages=advantages, n_groups=len(members), zero_variance_ids=frozenset(zero_var))
+
+
+def nonzero_fraction_by_family(adv: GroupAdvantages, family_of: Mapping[Hashable, str | None]) -> dict[str, float] | None:
+    """{family: share of that family's groups with non-zero advantage}, families sorted; `family_of` maps every
+    group id to its prompt's family. Groups without a family are left out; None when no group has one."""
+    groups: dict[str, list[bool]] = {}
+    for gid, family in family_of.items():
+        if family is not None:
+            groups.setdefault(family, []).append(gid not in adv.zero_variance_ids)
+    return {family: sum(signal) / len(signal) for family, signal in sorted(groups.items())} or None

@@ -31,10 +31,14 @@ EVENT_FILES = "events.out.tfevents.*"
 
 
 def scalars(metrics: dict[str, Any]) -> dict[str, float]:
-    """The record's numeric values under its own names and verl's (the first verl name of each)."""
+    """The record's numeric values under its own names and verl's (the first verl name of each); a dict
+    value ({family: share}) gives one scalar per entry, `key/entry`."""
     out: dict[str, float] = {}
     for key, value in metrics.items():
         if value is None or isinstance(value, str):
+            continue
+        if isinstance(value, dict):
+            out.update({f"{key}/{name}": float(v) for name, v in value.items()})
             continue
         out[key] = float(value)
         verl = VERL_METRIC_SOURCES.get(key)

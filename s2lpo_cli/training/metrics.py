@@ -1,4 +1,8 @@
-"""metrics.jsonl: one JSON object per physical optimizer step, with exactly the contract's keys."""
+"""metrics.jsonl: one JSON object per physical optimizer step, with exactly the contract's keys.
+
+Every value is a number, null, or a string, except `nonzero_adv_frac_by_family`: {family: share of that
+family's groups with non-zero advantage}, null when the training rows carry no `family` field.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from s2lpo_cli.atomic import write_text_atomic
 METRIC_KEYS = (
     "step", "phase", "alpha", "g_w", "g_s",
     "reward_mean", "reward_explorer", "reward_target", "accuracy",
-    "adv_mean", "adv_std", "zero_var_frac", "clip_frac", "kl", "entropy", "iw_mean", "iw_max",
+    "adv_mean", "adv_std", "zero_var_frac", "nonzero_adv_frac_by_family", "clip_frac", "kl", "entropy", "iw_mean", "iw_max",
     "response_len", "target_tokens", "tokens_per_s", "step_time_s",
     "time_generation_s", "time_grading_s", "time_update_s", "time_validation_s", "loss", "grad_norm", "lr",
 )

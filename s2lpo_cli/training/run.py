@@ -45,7 +45,9 @@ def training_prompts(rows: list[Any], prompt_ids: list[list[int]]) -> list[Any]:
     """The trainer's prompts: each training row with its rendered token ids."""
     from s2lpo_cli.training.trainer import Prompt
 
-    return [Prompt(prompt_id=r.prompt_id, answer=r.answer, token_ids=ids) for r, ids in zip(rows, prompt_ids, strict=True)]
+    return [Prompt(prompt_id=r.prompt_id, answer=r.answer, token_ids=ids,
+                   family=None if r.extra.get("family") is None else str(r.extra["family"]))
+            for r, ids in zip(rows, prompt_ids, strict=True)]
 
 
 def _check_run_dir(recipe: Recipe) -> tuple[Path | None, bool, list[Finding]]:

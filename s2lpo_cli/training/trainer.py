@@ -20,7 +20,7 @@ import torch
 
 from s2lpo_cli.engines.base import PolicyEngine
 from s2lpo_cli.schedule import PhysicalStep, alpha
-from s2lpo_cli.training.advantages import grpo_advantages
+from s2lpo_cli.training.advantages import grpo_advantages, nonzero_fraction_by_family
 from s2lpo_cli.training.assembly import ExplorerPool, Response, prompt_batch, truncate_response
 from s2lpo_cli.training.losses import ppo_loss
 from s2lpo_cli.training.policy_forward import forward, pack
@@ -34,6 +34,7 @@ class Prompt:
     prompt_id: str
     answer: str
     token_ids: list[int]
+    family: str | None = None  # the training row's `family` field, when it has one
 
 
 def _mean(values: list[float]) -> float | None:
@@ -96,6 +97,8 @@ class Trainer:
             "adv_mean": float(adv.advantages.mean()),
             "adv_std": float(adv.advantages.std()) if len(responses) > 1 else 0.0,
             "zero_var_frac": adv.zero_variance_fraction,
+            "nonzero_adv_frac_by_family": nonzero_fraction_by_family(
+                adv, {group: self.prompts[idx].family for group, idx in enumerate(batch)}),
             **stats,
             "response_len": sum(lengths) / len(lengths),
             "target_tokens": target_tokens,

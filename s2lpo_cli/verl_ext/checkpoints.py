@@ -12,7 +12,8 @@ of the replayed explorer responses (`explorer_steps.json`: count, tokens, stored
 into reward_explorer and reward_target. target_tokens and tokens_per_s come from the target's rows
 only, as the sampler counted them (`s2lpo/target_response_tokens`, see sampler.py): verl's
 `perf/throughput` and `rollout_corr/*` mix replayed explorer rows with generated ones, so they are
-not used. adv_std, zero_var_frac, iw_mean and iw_max are null (verl logs no per-source equivalent).
+not used. adv_std, zero_var_frac, iw_mean and iw_max are null (verl logs no per-source equivalent), and
+so is nonzero_adv_frac_by_family (verl logs no per-group statistic, let alone one per prompt family).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from s2lpo_cli.verl_ext.validation import convert_validation, is_validation_only
 # the embedded trainer's update phase covers verl's old log-probs, reference log-probs and actor update
 UPDATE_TIMERS = ("timing_s/old_log_prob", "timing_s/ref", "timing_s/update_actor")
 # verl's rollout_corr/rollout_is_* weight explorer and target rows alike: not the embedded iw_* (explorer rows)
-UNMEASURED = ("adv_std", "zero_var_frac", "iw_mean", "iw_max")
+UNMEASURED = ("adv_std", "zero_var_frac", "nonzero_adv_frac_by_family", "iw_mean", "iw_max")
 TARGET_TOKENS = "s2lpo/target_response_tokens"  # logged by the sampler from the target rows' tags
 
 

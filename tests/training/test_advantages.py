@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from s2lpo_cli.training.advantages import grpo_advantages
+from s2lpo_cli.training.advantages import grpo_advantages, nonzero_fraction_by_family
 
 
 def test_group_normalized_advantages_match_formula():
@@ -38,3 +38,16 @@ def test_group_ids_need_not_be_contiguous():
 def test_shape_mismatch_is_refused():
     with pytest.raises(ValueError):
         grpo_advantages(torch.zeros(3), [0, 0])
+
+
+def test_groups_with_signal_are_counted_per_family():
+    # group 0 (add) 1,0: signal; group 1 (add) 1,1: none; group 2 (chain) 0,1: signal; group 3 (no family) 0,1
+    out = grpo_advantages(torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0]), [0, 0, 1, 1, 2, 2, 3, 3])
+    by_family = nonzero_fraction_by_family(out, {0: "add", 1: "add", 2: "chain", 3: None})
+    assert by_family == {"add": 0.5, "chain": 1.0}  # all groups together would be 3 of 4; group 3 is left out
+    assert list(by_family) == ["add", "chain"]
+
+
+def test_no_family_anywhere_gives_none():
+    out = grpo_advantages(torch.tensor([1.0, 0.0]), [0, 0])
+    assert nonzero_fraction_by_family(out, {0: None}) is None

@@ -23,6 +23,10 @@ def test_scalars_are_the_numbers_under_our_names_and_verls():
                                            "clip_frac": 0.025, "actor/pg_clipfrac": 0.025, "g_w": 4.0}
     # accuracy shares verl's critic/score/mean with reward_mean: the first key keeps the name
     assert scalars({"reward_mean": 0.5, "accuracy": 0.75})["critic/score/mean"] == 0.5
+    # a per-family record gives one scalar per family; null (no family in the data) gives none
+    assert scalars({"nonzero_adv_frac_by_family": {"add": 0.5, "chain": 0.25}}) == {
+        "nonzero_adv_frac_by_family/add": 0.5, "nonzero_adv_frac_by_family/chain": 0.25}
+    assert scalars({"nonzero_adv_frac_by_family": None}) == {}
 
 
 def test_tensorboard_reads_back_each_step_of_the_records(tmp_path):

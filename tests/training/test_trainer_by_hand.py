@@ -108,6 +108,7 @@ def test_a_steps_metrics_by_hand(lm, n, adv_std):
     m = trainer.step(0, PhysicalStep(step=5, phase="target", explorer=0, target=n))
     lengths = [len(_ids(tok, t)) for t in ["\\boxed{7}", "\\boxed{100}"][:n]]
     assert set(m) == set(METRIC_KEYS) - {"time_validation_s"}  # the run loop adds the validation time
+    assert m["nonzero_adv_frac_by_family"] is None  # the prompt carries no family
     assert (m["g_w"], m["g_s"], m["reward_explorer"], m["lr"]) == (0, n, None, 3e-4)
     # one response: no spread, std 0 (not nan); two, rewards [1, 0]: advantages +-1/sqrt(2), std 1
     assert m["adv_std"] == pytest.approx(adv_std, abs=1e-5) and m["zero_var_frac"] == (1.0 if n == 1 else 0.0)
@@ -125,6 +126,22 @@ class _Verdicts:
         from types import SimpleNamespace
 
         return [SimpleNamespace(correct=text == f"\\boxed{{{gold}}}") for text, gold in pairs]
+
+
+def test_groups_with_signal_are_counted_by_their_own_prompts_family(lm):
+    """Four groups, two families: both add prompts answered right once (signal), both chain prompts never."""
+    load, tok = lm
+    config = _config("optim.prompts_per_step=4", "optim.mini_batch=4", "optim.seed=0")
+    golds, families = ["3", "5", "11", "13"], ["add", "add", "chain", "chain"]
+    prompts = [Prompt(f"p{i}", g, _ids(tok, f"What is {g} + 0?"), family=f)
+               for i, (g, f) in enumerate(zip(golds, families, strict=True))]
+    assert prompt_batch(0, 4, 4, seed=0) == [2, 1, 0, 3]  # group g is not prompt g
+    answers = {tuple(p.token_ids): p.answer if p.family == "add" else "99" for p in prompts}
+    trainer = Trainer(config, load(), tok, prompts, grader=_Verdicts(), engine=_AnswersEngine(tok, answers))
+    m = trainer.step(0, PhysicalStep(step=1, phase="mixed", explorer=0, target=2))
+    # family looked up by group position instead of prompt would give {"add": 0.5, "chain": 0.5}
+    assert m["nonzero_adv_frac_by_family"] == {"add": 1.0, "chain": 0.0}
+    assert m["zero_var_frac"] == 0.5
 
 
 # ---------------------------------------------------------------------- truncated importance sampling

@@ -7,13 +7,14 @@ import json
 import pytest
 
 from s2lpo_cli.recipe import load_recipe
+from s2lpo_cli.training.metrics import METRIC_KEYS
 from s2lpo_cli.verl_ext.checkpoints import convert_metrics, link_checkpoints, map_metrics
 from s2lpo_cli.verl_ext.command import VerlPaths
 
 pytestmark = pytest.mark.verl
 
 KEYS = {"step", "phase", "alpha", "g_w", "g_s", "reward_mean", "reward_explorer", "reward_target", "accuracy",
-        "adv_mean", "adv_std", "zero_var_frac", "clip_frac", "kl", "entropy", "iw_mean", "iw_max", "response_len",
+        "adv_mean", "adv_std", "zero_var_frac", "nonzero_adv_frac_by_family", "clip_frac", "kl", "entropy", "iw_mean", "iw_max", "response_len",
         "target_tokens", "tokens_per_s", "step_time_s", "time_generation_s", "time_grading_s", "time_update_s",
         "time_validation_s", "loss", "grad_norm", "lr"}
 
@@ -34,6 +35,8 @@ def test_split_mode_global_steps_map_to_logical_steps_and_phases():
     assert (second["step"], second["phase"], second["g_w"]) == (2, "explorer", 14)
     assert (third["step"], third["phase"], third["g_s"]) == (2, "target", 3)
     assert KEYS <= set(first)
+    assert set(first) - {"verl_global_step"} == set(METRIC_KEYS)  # the embedded trainer's keys (tests/verl_cpu)
+    assert first["nonzero_adv_frac_by_family"] is None  # verl logs no per-group statistic
     assert first["reward_mean"] == 0.25 and first["loss"] == -0.1
     # the per-phase split of the embedded trainer, from verl's timers (update = old log-probs + actor update)
     assert (first["time_generation_s"], first["time_grading_s"], first["time_update_s"]) == (7.0, 1.5, 3.0)
