@@ -8,8 +8,8 @@ Training goes through the public CLI (`s2lpo tiny init`, `sample`, `train`, `rep
 side, one per core (each trainer takes its share of the cores by itself). Held-out accuracy is the
 recipe's validation during training (docs/validation.md): before the first step and every
 `--save-every` steps, the live weights answer all held-out synthetic questions, K samples per question at
-temperature 1 (their mean is the held-out accuracy, as the paper's avg@K Pass@1), with the same
-validation seed in every run; the script reads it from each run's val.jsonl, and per family from the
+temperature 1 (their mean is the held-out accuracy, as the paper's avg@K Pass@1), asked with the tiny
+recipe's instruction as the training questions are (validation.instruction), with the same validation seed in every run; the script reads it from each run's val.jsonl, and per family from the
 graded rows the run keeps under validation/step_NNNN/ (each question's family from the task's held-out file).
 From each run's metrics.jsonl it also reads the share of groups with non-zero advantage per family and
 step, and the target's training reward; results.md says at which step each seed's held-out accuracy and
@@ -43,7 +43,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from s2lpo_cli.tiny.task import PROCEDURES, TASKS  # noqa: E402
+from s2lpo_cli.tiny.task import PROCEDURES, TASKS, TINY_INSTRUCTION  # noqa: E402
 
 HELDOUT = "tiny_models/data/heldout.jsonl"  # the task's held-out questions, {"id", "question", "answer", "family"}
 
@@ -92,9 +92,11 @@ def run_cli(args: list[str], cwd: Path, log: Path | None = None) -> None:
 
 
 def validation_sets(save_every: int, k: int, seed: int) -> list[str]:
-    """The recipe's validation as the toy measures held-out accuracy: every held-out question, k samples at
-    temperature 1 (plain sampling, as the tiny models were trained), the same seed for every arm."""
+    """The recipe's validation as the toy measures held-out accuracy: every held-out question asked as RL asks
+    the training ones (the tiny recipe's instruction), k samples at temperature 1 (plain sampling, as the tiny
+    models were trained), the same seed for every arm."""
     return [f"validation.every={save_every}", "validation.before_train=true", f"validation.benchmarks=[{HELDOUT}]",
+            f"validation.instruction={TINY_INSTRUCTION}",
             "validation.limit=null", f"validation.k={k}", f"validation.seed={seed}", "validation.mode=nothink",
             "validation.temperature=1.0", "validation.top_p=1.0", "validation.top_k=-1",
             "validation.presence_penalty=0.0"]

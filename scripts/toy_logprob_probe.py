@@ -4,8 +4,8 @@
 
 For each saved checkpoint of each run (and the untrained target, step 0) it scores the worked response of
 the first 200 training chains (`7+5=12, 12-3=9. \\boxed{9}`, what the explorer writes when it is right),
-prompted as training prompts them: the mean log-probability of the whole response, and of the token
-that decides to go on after the sum (the `,` that the target, which never saw a chain, does not write).
+prompted as training prompts them: the mean log-probability of the whole response, of the `,` that goes on
+after the sum, and of the second step's `-` (the target warmed up on `a + b + c` chains writes `+` there).
 """
 
 from __future__ import annotations
@@ -22,21 +22,21 @@ from s2lpo_cli.tiny.warmup import encode_example  # noqa: E402
 N_CHAINS = 200
 
 
-def score(model_dir: Path, examples: list[tuple[list[int], list[int], int]]) -> tuple[float, float]:
-    """(mean log-prob of a response, mean log-prob of its go-on token)."""
+def score(model_dir: Path, examples: list[tuple[list[int], list[int], tuple[int, int]]]) -> list[float]:
+    """[mean log-prob of a response, of its `,`, of its second step's `-`]."""
     import torch
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    totals, go_on = [], []
+    totals, marks = [], []
     with torch.no_grad():
-        for prompt, response, comma in examples:
+        for prompt, response, positions in examples:
             ids = torch.tensor([prompt + response])
             logp = torch.log_softmax(model(ids).logits[0, :-1].float(), dim=-1)
             token_logp = logp[len(prompt) - 1 :].gather(-1, ids[0, len(prompt) :, None]).squeeze(-1)
             totals.append(float(token_logp.sum()))
-            go_on.append(float(token_logp[comma]))
-    return sum(totals) / len(totals), sum(go_on) / len(go_on)
+            marks.append([float(token_logp[i]) for i in positions])
+    return [sum(totals) / len(totals), *(sum(column) / len(column) for column in zip(*marks, strict=True))]
 
 
 def main() -> None:
@@ -58,16 +58,16 @@ def main() -> None:
     for p in chains:
         prompt, response = encode_example(tokenizer, p, task.TINY_INSTRUCTION, thinking=False)
         comma = response.index(tokenizer.convert_tokens_to_ids(","))
-        examples.append((prompt, response, comma))
-    print("| run | step | mean log-prob of a worked chain response | mean log-prob of its ',' |\n|---|---|---|---|")
-    total, go_on = score(target, examples)
-    print(f"| untrained | 0 | {total:.2f} | {go_on:.2f} |", flush=True)
+        minus = response.index(tokenizer.convert_tokens_to_ids("-"), comma)
+        examples.append((prompt, response, (comma, minus)))
+    print("| run | step | mean log-prob of a worked chain response | of its ',' | of its second '-' |")
+    print("|---|---|---|---|---|")
+    print("| untrained | 0 | {:.2f} | {:.2f} | {:.2f} |".format(*score(target, examples)), flush=True)
     for run in args.runs:
         for checkpoint in sorted(RunFolder(args.work / run).checkpoints.glob(f"{CHECKPOINT_PREFIX}*")):
             if checkpoint.name.removeprefix(CHECKPOINT_PREFIX).isdigit():
-                total, go_on = score(checkpoint, examples)
                 step = int(checkpoint.name.removeprefix(CHECKPOINT_PREFIX))
-                print(f"| {run} | {step} | {total:.2f} | {go_on:.2f} |", flush=True)
+                print("| {} | {} | {:.2f} | {:.2f} | {:.2f} |".format(run, step, *score(checkpoint, examples)), flush=True)
 
 
 if __name__ == "__main__":

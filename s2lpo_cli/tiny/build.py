@@ -42,18 +42,19 @@ EVAL_SIZE = 200  # train questions for the accuracy in build.json (held-out: all
 # weaker. The full target warms up for 600 steps: at 230 (the first setting) its loss was still 0.43 and it
 # answered 10% of the training questions at temperature 1, so 60-70% of GRPO's groups had no reward
 # variance and RL had almost nothing to learn from; at 600 steps it answers about half (loss 0.02).
-# transfer: the target never sees a chain; the explorer sees chains (train split) twice as often as each
-# fact family, for more steps, so that it solves held-out chains it never saw (docs/toy.md).
+# transfer: the target never sees a chain (`a + b - c`) but sees its sibling sum3 (`a + b + c`, the same
+# worked two-step format) as often as each fact family; the explorer sees chains (train split) twice as often
+# as each fact family and no sum3, so that it solves held-out chains it never saw (docs/toy.md).
 _PLANS = {
     ("arith", "full"): (WarmupPlan(steps=350), WarmupPlan(steps=600, family_weights={"linear": 0.03})),
     ("arith", "quick"): (WarmupPlan(steps=150), WarmupPlan(steps=100, family_weights={"linear": 0.03})),
     ("transfer", "full"): (
-        WarmupPlan(steps=500, family_weights={"chain": 2.0}),
-        WarmupPlan(steps=600, family_weights={"chain": 0.0}),
+        WarmupPlan(steps=500, family_weights={"chain": 2.0, "sum3": 0.0}),
+        WarmupPlan(steps=600, family_weights={"chain": 0.0, "sum3": 1.0}),
     ),
     ("transfer", "quick"): (
-        WarmupPlan(steps=150, family_weights={"chain": 2.0}),
-        WarmupPlan(steps=100, family_weights={"chain": 0.0}),
+        WarmupPlan(steps=150, family_weights={"chain": 2.0, "sum3": 0.0}),
+        WarmupPlan(steps=100, family_weights={"chain": 0.0, "sum3": 1.0}),
     ),
 }
 
@@ -131,7 +132,8 @@ def _warm_and_save(
     plan = warmup_plan(task_name, profile, name)
     model_seed = seed + MODELS.index(name)
     model = new_model(EXPLORER_SIZE if name == "explorer" else TARGET_SIZE, tokenizer, model_seed)
-    pools = {family: task.warmup_problems(family, seed) for family in task.TASKS[task_name]}
+    families = (*task.TASKS[task_name], *task.WARMUP_ONLY[task_name])
+    pools = {family: task.warmup_problems(family, seed) for family in families}
     start = time.perf_counter()
     losses = warm_up(
         model,

@@ -19,6 +19,8 @@ import random
 from dataclasses import dataclass
 
 TASKS = {"arith": ("add", "sub", "mul", "linear"), "transfer": ("add", "sub", "mul", "chain")}
+# Families a task's warm-ups may draw from beyond its own: never an RL prompt, never scored.
+WARMUP_ONLY = {"arith": (), "transfer": ("sum3",)}
 DEFAULT_TASK = "arith"
 FAMILIES = TASKS[DEFAULT_TASK]
 PROCEDURES = ("chain",)  # families whose held-out problems the warm-up never sees
@@ -60,15 +62,17 @@ def _enumerate(family: str) -> list[Problem]:
         for a in range(2, 13):
             for b in range(2, 13):
                 problems.append(Problem(family, f"What is {a} * {b}?", str(a * b), f"{a}*{b}={a * b}"))
-    elif family == "chain":
-        # The steps are an add fact and a sub fact (operands 0-15); c >= 1, so the sum alone is never right.
+    elif family in ("chain", "sum3"):
+        # chain's steps are an add fact and a sub fact (operands 0-15); c >= 1, so the sum alone is never
+        # right. sum3 is its sibling in the same worked format with two add facts (`7+5=12, 12+3=15`).
+        op = "-" if family == "chain" else "+"
         for a in range(1, 10):
             for b in range(1, 10):
                 for c in range(1, 10):
                     if a + b <= 15:
-                        s = a + b
-                        problems.append(Problem(family, f"What is {a} + {b} - {c}?", str(s - c),
-                                                f"{a}+{b}={s}, {s}-{c}={s - c}"))
+                        s, t = a + b, a + b - c if family == "chain" else a + b + c
+                        problems.append(Problem(family, f"What is {a} + {b} {op} {c}?", str(t),
+                                                f"{a}+{b}={s}, {s}{op}{c}={t}"))
     elif family == "linear":
         for a in range(2, 6):
             for x in range(10):

@@ -8,7 +8,14 @@ from s2lpo_cli.data.rows import read_rows
 from s2lpo_cli.prompting import tokenizer_hash
 from s2lpo_cli.tiny import task
 from s2lpo_cli.tiny.accuracy import accuracy_by_family
-from s2lpo_cli.tiny.build import fingerprint
+from s2lpo_cli.tiny.build import MODELS, fingerprint, warmup_plan
+
+
+@pytest.mark.parametrize("profile", ["full", "quick"])
+def test_transfer_target_warms_up_on_sum3_never_a_chain_and_the_explorer_the_other_way(profile):
+    explorer, target = (warmup_plan("transfer", profile, name).family_weights for name in MODELS)
+    assert explorer["sum3"] == 0 < explorer["chain"]  # a weight left out would count as 1.0
+    assert target["chain"] == 0 < target["sum3"]
 
 
 @pytest.fixture(scope="module")

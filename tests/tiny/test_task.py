@@ -72,6 +72,21 @@ def test_chain_steps_are_an_add_and_a_sub_fact_and_the_first_sum_is_never_the_an
         assert p.work == f"{a}+{b}={a + b}, {a + b}-{c}={a + b - c}"
 
 
+def test_sum3_is_chain_s_sibling_in_the_same_format_with_two_add_steps_and_never_an_rl_prompt():
+    sums = task.family_problems("sum3")
+    assert len(sums) == 675
+    by_operands = {tuple(map(int, re.findall(r"\d+", p.question))): p for p in task.family_problems("chain")}
+    for p in sums:
+        a, b, c = map(int, re.findall(r"\d+", p.question))
+        assert (p.question, p.answer, p.work) == (f"What is {a} + {b} + {c}?", str(a + b + c),
+                                                   f"{a}+{b}={a + b}, {a + b}+{c}={a + b + c}")
+        # the chain with the same operands differs in the question's and the work's second operator only
+        assert by_operands[a, b, c].work == p.work.replace(f"{a + b}+{c}", f"{a + b}-{c}").replace(
+            f"={a + b + c}", f"={a + b - c}")
+    assert task.WARMUP_ONLY["transfer"] == ("sum3",) and "sum3" not in task.TASKS["transfer"]
+    assert not any(r["family"] == "sum3" for split in task.SPLITS for r in task.rows(0, split, task="transfer"))
+
+
 def test_the_warm_up_never_sees_a_held_out_chain_but_sees_every_fact():
     heldout_chains = {p.question for p in task.problems(0, "heldout", task="transfer") if p.family == "chain"}
     warmup_chains = {p.question for p in task.warmup_problems("chain", 0)}
