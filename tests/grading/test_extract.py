@@ -52,6 +52,26 @@ def test_answer_is_fallback(text, expected):
 @pytest.mark.parametrize(
     "text,expected",
     [
+        ("the answer is $$\\frac{1}{2}$$", "\\frac{1}{2}"),  # display math: the inside
+        ("The answer is \\[ 5 \\].", "5"),
+        ("the answer is $3$ and the check is $3 + 0 = 3$.", "3"),  # the first closing delimiter ends it
+        ("The answer is $$\\frac{1}{2}", None),  # cut off inside display math: no answer
+        ("The answer is **$x^2$**.", "x^2"),  # bold around math
+        ("The answer is **7**.\nDone", "7"),  # bold before a final period
+        ("The answer is X.", "X"),  # a capital X is an answer, not decoration
+        ("the answer is x = 5\nsince 2x = 10\nand so on", "x = 5"),  # the first line only
+        ("The answer is 12. It took long", "12"),  # the first sentence only
+        ("The answer is 5...", "5"),  # trailing dots go
+        ("The answer is .5", ".5"),  # a leading one stays
+    ],
+)
+def test_answer_is_phrase_loses_delimiters_bold_and_what_follows(text, expected):
+    assert extract_answer(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
         ("\\boxed{1}, \\boxed{2}", "1, 2"),
         ("$$\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}$$", "(2, 2), (6, 2)"),
         ("\\boxed{1} and \\boxed{2} and \\boxed{3}", "1, 2, 3"),
