@@ -2,8 +2,8 @@
 
 The other trainer tests compare two code paths (micro-batch vs full batch, killed-and-resumed vs
 uninterrupted); a bug both paths share passes them. These pin what a step must compute: which gold
-each response is graded against, which rows carry importance weights, and which policy's log-probs
-are "old".
+each response is graded against, which rows carry importance weights, which policy's log-probs
+are "old", what an update's loss and statistics are, and that the entropy bonus has a gradient.
 """
 
 import math
@@ -41,7 +41,8 @@ def _record_loss_calls(monkeypatch) -> list[dict]:
     def spy(cfg, logp, old_logp, advantages, mask, **kw):
         terms = real(cfg, logp, old_logp, advantages, mask, **kw)
         calls.append({"logp": logp.detach().clone(), "old": old_logp.detach().clone(), "mask": mask.clone(),
-                      "weights": None if terms.weights is None else terms.weights.clone()})
+                      "weights": None if terms.weights is None else terms.weights.clone(),
+                      "clipped": terms.clipped.clone(), "total": float(terms.total.detach())})
         return terms
 
     monkeypatch.setattr(trainer_module, "ppo_loss", spy)
@@ -243,3 +244,84 @@ def test_one_epoch_of_two_mini_batches_keeps_the_steps_starting_policy_as_old(lm
     moved = (second["logp"] - second["old"]).abs()[second["mask"].bool()]
     assert float(moved.max()) > 0.2  # the first update moved the policy: the second one's ratio is not 1
     assert stats["clip_frac"] > 0
+
+
+def test_two_epochs_of_one_mini_batch_keep_the_steps_starting_policy_as_old(lm, monkeypatch):
+    """At temperature 0.7, against a frozen copy of the starting model (for the KL metric)."""
+    load, tok = lm
+    model = load()
+    config = _config("optim.prompts_per_step=2", "optim.mini_batch=2", "optim.epochs=2", "optim.micro_batch=4",
+                     "optim.lr=1e-2", "rollout.temperature=0.7")
+    trainer = Trainer(config, model, tok, [], grader=None, ref_model=load().eval())
+    g = torch.Generator().manual_seed(1)
+    responses = []
+    for group in range(2):
+        prompt = _ids(tok, f"What is {group} + 1?")
+        for k in range(4):
+            ids = torch.randint(10, 200, (4 + k,), generator=g).tolist()
+            responses.append(Response(group, "target", prompt, ids, "", "stop", reward=float((group + k) % 2)))
+    before = _logprobs_by_hand(model.eval(), responses, 0.7)
+    calls = _record_loss_calls(monkeypatch)
+    stats = _update(trainer, responses, n_groups=2)
+
+    assert len(calls) == 4  # 2 epochs x 2 micro-batches of 4 responses
+    for c, call in enumerate(calls):
+        for i, r in enumerate(responses[4 * (c % 2) : 4 * (c % 2) + 4]):
+            n = len(r.token_ids)
+            assert torch.allclose(call["old"][i, :n], before[4 * (c % 2) + i], atol=1e-5)
+            if c < 2:  # no optimizer step yet: the update's log-probs are the old ones, at the same temperature
+                assert torch.allclose(call["logp"][i, :n], before[4 * (c % 2) + i], atol=1e-5)
+    # clip_frac: clipped tokens over every token of every epoch; the second epoch's clipping counts
+    clipped = [float((call["clipped"].float() * call["mask"]).sum()) for call in calls]
+    assert clipped[:2] == [0.0, 0.0] and min(clipped[2:]) > 0
+    tokens = sum(len(r.token_ids) for r in responses)
+    assert stats["clip_frac"] == pytest.approx(sum(clipped) / (2 * tokens), rel=1e-6)
+    # KL: k3 of the reference's log-probs (the starting policy's) against the last epoch's, per token of the step
+    kl = 0.0
+    for c, call in ((2, calls[2]), (3, calls[3])):
+        for i, r in enumerate(responses[4 * (c % 2) : 4 * (c % 2) + 4]):
+            log_ratio = before[4 * (c % 2) + i] - call["logp"][i, : len(r.token_ids)]
+            kl += float((torch.exp(log_ratio) - log_ratio - 1).sum())
+    assert kl > 0 and stats["kl"] == pytest.approx(kl / tokens, rel=1e-4)
+    # the loss of an update is the sum of its micro-batches' totals; the metric is the mean over updates
+    assert stats["loss"] == pytest.approx(sum(call["total"] for call in calls) / 2, rel=1e-6)
+
+
+def test_one_updates_loss_entropy_and_clip_frac_by_hand(lm):
+    """seq-mean-token-sum over two micro-batches, on the uniform policy, one update (ratio 1, no clipping)."""
+    load, tok = lm
+    model = load()
+    uniform_lp = _uniform(model)
+    config = _config("optim.prompts_per_step=1", "optim.mini_batch=1", "optim.micro_batch=2",
+                     "optim.loss_agg=seq-mean-token-sum")
+    trainer = Trainer(config, model, tok, [], grader=None)
+    prompt = _ids(tok, "What is 1 + 1?")
+    lengths, advantages = [3, 5, 2, 6], [1.0, -0.5, 0.25, -2.0]
+    responses = [Response(0, "target", prompt, list(range(30, 30 + n)), "", "stop") for n in lengths]
+    stats = trainer._update(responses, torch.tensor(advantages), 1)
+    # each token's loss is -A (ratio 1, no clip); a sequence's is -A * length; the mean over the 4 sequences
+    # of the mini-batch, not over each micro-batch's 2: -(3 - 2.5 + 0.5 - 12) / 4
+    assert stats["loss"] == pytest.approx(11 / 4, rel=1e-6)
+    assert stats["entropy"] == pytest.approx(-uniform_lp, rel=1e-6)  # log V on every token, padding left out
+    assert stats["clip_frac"] == 0.0 and stats["kl"] is None
+
+
+def test_the_entropy_bonus_raises_the_entropy(lm):
+    """With zero advantages and no weight decay, the bonus is the only gradient of the update."""
+    load, tok = lm
+    model = load()
+    config = _config("optim.prompts_per_step=1", "optim.mini_batch=1", "optim.entropy_coef=0.5",
+                     "optim.weight_decay=0", "optim.lr=1e-4")
+    trainer = Trainer(config, model, tok, [], grader=None)
+    prompt = _ids(tok, "What is 1 + 1?")
+    responses = [Response(0, "target", prompt, list(range(40, 46)), "", "stop") for _ in range(2)]
+    ids = torch.tensor([prompt + responses[0].token_ids])
+
+    def entropy():
+        with torch.no_grad():
+            log_p = torch.log_softmax(model(input_ids=ids).logits[0, len(prompt) - 1 : -1].float(), dim=-1)
+        return float(-(log_p.exp() * log_p).sum(-1).mean())
+
+    before = entropy()
+    trainer._update(responses, torch.zeros(2), 1)
+    assert entropy() > before + 1e-4
