@@ -19,7 +19,7 @@ from s2lpo_cli.recipe import load_recipe
 from s2lpo_cli.schedule import PhysicalStep, step_plan
 from s2lpo_cli.training import trainer as trainer_module
 from s2lpo_cli.training.advantages import grpo_advantages
-from s2lpo_cli.training.assembly import Response, prompt_batch
+from s2lpo_cli.training.assembly import ExplorerPool, Response, prompt_batch
 from s2lpo_cli.training.metrics import METRIC_KEYS
 from s2lpo_cli.training.trainer import Prompt, Trainer
 from s2lpo_cli.training.trainer_config import TrainerConfig
@@ -142,15 +142,11 @@ def _uniform(model):
 EXPLORER_GAPS = [[0.25, -0.5, 0.6], [0.1, -1.0], [0.4, 0.0, -0.2, 0.3]]
 
 
-def test_truncated_is_weights_only_explorer_tokens_with_the_hand_computed_ratio(lm, monkeypatch):
-    load, tok = lm
-    model = load()
-    uniform_lp = _uniform(model)
-    trainer = Trainer(_config("off_policy.correction=truncated_is", "off_policy.is_threshold=2.0"),
-                      model, tok, [], grader=None)
+def _mixed_groups(tok, uniform_lp) -> list[Response]:
+    """Two groups of explorer, explorer, target, target (the trainer's sorted order), EXPLORER_GAPS apart."""
     prompt = _ids(tok, "What is 2 + 2?")
     responses = []
-    for group in range(2):  # per group: explorer, explorer, target, target (the trainer's sorted order)
+    for group in range(2):
         for k in range(4):
             gaps = EXPLORER_GAPS[(group + k) % 3]
             ids = list(range(20, 20 + len(gaps)))
@@ -159,6 +155,16 @@ def test_truncated_is_weights_only_explorer_tokens_with_the_hand_computed_ratio(
                 responses.append(Response(group, "explorer", prompt, ids, "", "stop", lps, reward=float(k % 2)))
             else:
                 responses.append(Response(group, "target", prompt, ids, "", "stop", reward=float(k % 2)))
+    return responses
+
+
+def test_truncated_is_weights_only_explorer_tokens_with_the_hand_computed_ratio(lm, monkeypatch):
+    load, tok = lm
+    model = load()
+    uniform_lp = _uniform(model)
+    trainer = Trainer(_config("off_policy.correction=truncated_is", "off_policy.is_threshold=2.0"),
+                      model, tok, [], grader=None)
+    responses = _mixed_groups(tok, uniform_lp)
     calls = _record_loss_calls(monkeypatch)
     stats = _update(trainer, responses, n_groups=2)
 
@@ -174,6 +180,20 @@ def test_truncated_is_weights_only_explorer_tokens_with_the_hand_computed_ratio(
             explorer_weights += [math.exp(d) for d in gaps]
     assert stats["iw_max"] == pytest.approx(math.exp(0.6), rel=1e-5)
     assert stats["iw_mean"] == pytest.approx(sum(explorer_weights) / len(explorer_weights), rel=1e-5)
+
+
+@pytest.mark.parametrize(("correction", "threshold"), [("none", 2.0), ("luffy", 2.0), ("truncated_is", 1.5)])
+def test_importance_weight_metrics_are_the_ratios_the_correction_uses(lm, correction, threshold):
+    """Without truncated IS the metrics show the raw ratio; with it, the truncated one (e^0.6 above 1.5)."""
+    load, tok = lm
+    model = load()
+    responses = _mixed_groups(tok, _uniform(model))
+    config = _config(f"off_policy.correction={correction}", f"off_policy.is_threshold={threshold}")
+    stats = _update(Trainer(config, model, tok, [], grader=None), responses, n_groups=2)
+    weights = [min(math.exp(d), threshold) for row, r in enumerate(responses)
+               if r.source == "explorer" for d in EXPLORER_GAPS[(r.group + row % 4) % 3]]
+    assert stats["iw_max"] == pytest.approx(max(weights), rel=1e-5)
+    assert stats["iw_mean"] == pytest.approx(sum(weights) / len(weights), rel=1e-5)
 
 
 def test_truncated_is_applies_at_step_1_where_every_response_is_the_explorers(lm, monkeypatch):
@@ -202,6 +222,14 @@ def test_truncated_is_applies_at_step_1_where_every_response_is_the_explorers(lm
     weights = [math.exp(d) for gaps in EXPLORER_GAPS for d in gaps]
     assert m["iw_max"] == pytest.approx(max(weights), rel=1e-5)
     assert m["iw_mean"] == pytest.approx(sum(weights) / len(weights), rel=1e-5)
+
+
+def test_the_explorer_draws_follow_the_recipes_seed(lm):
+    """The draw order is part of a run's state (resumes, verl's planned draws): seeded by optim.seed."""
+    load, tok = lm
+    trainer = Trainer(_config("optim.seed=5"), load(), tok, [], grader=None, explorer={"p": [None] * 8})
+    assert trainer.pool.draw("p", 8) == ExplorerPool({"p": 8}, seed=5).draw("p", 8)
+    assert ExplorerPool({"p": 8}, seed=5).draw("p", 8) != ExplorerPool({"p": 8}, seed=6).draw("p", 8)
 
 
 # ---------------------------------------------------------------------- old log-probs
@@ -325,3 +353,4 @@ def test_the_entropy_bonus_raises_the_entropy(lm):
     before = entropy()
     trainer._update(responses, torch.zeros(2), 1)
     assert entropy() > before + 1e-4
+    assert (trainer.optimizer.param_groups[0]["lr"], trainer.optimizer.param_groups[0]["weight_decay"]) == (1e-4, 0)
