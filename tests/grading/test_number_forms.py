@@ -52,9 +52,7 @@ def verdicts(tmp_path_factory):
     return grade_via_eval(tmp_path_factory.mktemp("number_forms"), rows)
 
 
-# ids without backslashes: pytest finds none of these by name after a first collection in the same process
-# (mutmut's fork server collects once, then runs each mutant's tests by name)
-@pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{r} vs {g}".replace("\\", "") for r, g, _ in CASES])
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{r} vs {g}" for r, g, _ in CASES])
 def test_digit_groups_and_percent_words(verdicts, index):
     response, gold, expected = CASES[index]
     graded = verdicts[f"case-{index}"]
