@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from s2lpo_cli.recipe import load_recipe
 from s2lpo_cli.training.losses import (
     LossConfig,
     aggregate,
@@ -182,3 +183,11 @@ def test_a_token_the_old_policy_gave_probability_0_costs_nothing_at_advantage_0(
     out = policy_loss(torch.zeros(1, 1), torch.full((1, 1), float("-inf")), torch.zeros(1), torch.ones(1, 1),
                       clip_low=0.2, clip_high=0.2)
     assert out.loss.item() == 0.0
+
+
+@pytest.mark.parametrize(("enabled", "coef"), [("true", 0.05), ("false", 0.0)])
+def test_loss_config_takes_the_recipes_kl_coefficient_only_when_the_kl_is_enabled(enabled, coef):
+    recipe = load_recipe("tiny", [f"optim.kl.enabled={enabled}", "optim.kl.coef=0.05", "optim.kl.type=mse"])
+    cfg = LossConfig.from_recipe(recipe)
+    assert (cfg.kl_coef, cfg.kl_type) == (coef, "mse")
+
