@@ -11,6 +11,7 @@ from s2lpo_cli.grading.extract import extract_answer, last_boxed, strip_think
         ("nested \\boxed{\\frac{\\sqrt{3}}{2}} ok", "\\frac{\\sqrt{3}}{2}"),
         ("escaped braces \\boxed{\\{1, 2\\}}", "\\{1, 2\\}"),
         ("a set \\boxed{\\left\\{ 1 \\right\\}}", "\\left\\{ 1 \\right\\}"),
+        ("an interval \\boxed{\\left\\{ 1 \\right.}", "\\left\\{ 1 \\right."),  # an escaped brace never closed
         ("spaces \\boxed { 7 }", "7"),
         ("no braces \\boxed 5$ done", "5"),
         ("fbox \\fbox{12}", "12"),

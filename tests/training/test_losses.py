@@ -186,8 +186,9 @@ def test_a_token_the_old_policy_gave_probability_0_costs_nothing_at_advantage_0(
 
 
 @pytest.mark.parametrize(("enabled", "coef"), [("true", 0.05), ("false", 0.0)])
-def test_loss_config_takes_the_recipes_kl_coefficient_only_when_the_kl_is_enabled(enabled, coef):
-    recipe = load_recipe("tiny", [f"optim.kl.enabled={enabled}", "optim.kl.coef=0.05", "optim.kl.type=mse"])
+def test_loss_config_takes_the_recipes_values_and_its_kl_coefficient_only_when_the_kl_is_enabled(enabled, coef):
+    recipe = load_recipe("tiny", [f"optim.kl.enabled={enabled}", "optim.kl.coef=0.05", "optim.kl.type=mse",
+                                  "optim.clip_ratio_low=0.1", "optim.clip_ratio_high=0.3", "off_policy.luffy_gamma=0.2"])
     cfg = LossConfig.from_recipe(recipe)
-    assert (cfg.kl_coef, cfg.kl_type) == (coef, "mse")
+    assert (cfg.kl_coef, cfg.kl_type, cfg.clip_low, cfg.clip_high, cfg.luffy_gamma) == (coef, "mse", 0.1, 0.3, 0.2)
 
