@@ -57,13 +57,15 @@ test-verl: install
 
 # Mutation testing of the pure core (docs/testing.md; configured in pyproject.toml [tool.mutmut]); not in CI.
 # mutants/ keeps the results: a rerun tests only the functions that changed since. MUTANTS narrows a run to
-# some modules, e.g. make mutate MUTANTS='s2lpo_cli.training.losses* s2lpo_cli.schedule*'.
-# The tiny models are cached in .tiny-cache/ (as .ci/run does): each mutant's test session would build them.
+# some modules (and reruns all their mutants), e.g. make mutate MUTANTS='s2lpo_cli.training.losses.*'.
+# MUTATE_CHILDREN=1 on a machine others are busy on. The tiny models are cached in .tiny-cache/ (as .ci/run
+# does): each mutant's test session would build them.
 MUTANTS ?=
+MUTATE_CHILDREN ?= 2
 mutate: install
 	$(BIN)/pip install -q -e ".[mutate]" "$(TORCH)"
 	S2LPO_TINY_CACHE=$${S2LPO_TINY_CACHE:-$(CURDIR)/.tiny-cache} S2LPO_THREADS=1 OMP_NUM_THREADS=1 \
-		$(BIN)/mutmut run --max-children 2 $(MUTANTS)
+		$(BIN)/mutmut run --max-children $(MUTATE_CHILDREN) $(MUTANTS)
 	$(BIN)/python scripts/mutation_survivors.py mutation-survivors.txt
 
 lint: install

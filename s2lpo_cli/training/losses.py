@@ -163,7 +163,6 @@ def policy_loss(
 @dataclass
 class LossTerms:
     total: torch.Tensor  # what backward() is called on
-    pg: torch.Tensor
     kl: torch.Tensor | None  # per-token KL (B, T), detached, when a reference was given
     entropy: torch.Tensor | None  # per-token entropy (B, T), detached, when given
     clipped: torch.Tensor  # (B, T) bool
@@ -214,7 +213,6 @@ def ppo_loss(
         total = total - cfg.entropy_coef * aggregate(entropy, mask, cfg.loss_agg, **agg)
     return LossTerms(
         total=total,
-        pg=pg.loss.detach(),
         kl=kl_mat,
         entropy=None if entropy is None else entropy.detach(),
         clipped=pg.clipped,

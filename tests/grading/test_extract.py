@@ -11,6 +11,7 @@ from s2lpo_cli.grading.extract import extract_answer, last_boxed, strip_think
         ("nested \\boxed{\\frac{\\sqrt{3}}{2}} ok", "\\frac{\\sqrt{3}}{2}"),
         ("escaped braces \\boxed{\\{1, 2\\}}", "\\{1, 2\\}"),
         ("a set \\boxed{\\left\\{ 1 \\right\\}}", "\\left\\{ 1 \\right\\}"),
+        ("an interval \\boxed{\\left\\{ 1 \\right.}", "\\left\\{ 1 \\right."),  # an escaped brace never closed
         ("spaces \\boxed { 7 }", "7"),
         ("no braces \\boxed 5$ done", "5"),
         ("fbox \\fbox{12}", "12"),
@@ -46,6 +47,26 @@ def test_think_block_is_dropped_before_extraction():
     ],
 )
 def test_answer_is_fallback(text, expected):
+    assert extract_answer(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("the answer is $$\\frac{1}{2}$$", "\\frac{1}{2}"),  # display math: the inside
+        ("The answer is \\[ 5 \\].", "5"),
+        ("the answer is $3$ and the check is $3 + 0 = 3$.", "3"),  # the first closing delimiter ends it
+        ("The answer is $$\\frac{1}{2}", None),  # cut off inside display math: no answer
+        ("The answer is **$x^2$**.", "x^2"),  # bold around math
+        ("The answer is **7**.\nDone", "7"),  # bold before a final period
+        ("The answer is X.", "X"),  # a capital X is an answer, not decoration
+        ("the answer is x = 5\nsince 2x = 10\nand so on", "x = 5"),  # the first line only
+        ("The answer is 12. It took long", "12"),  # the first sentence only
+        ("The answer is 5...", "5"),  # trailing dots go
+        ("The answer is .5", ".5"),  # a leading one stays
+    ],
+)
+def test_answer_is_phrase_loses_delimiters_bold_and_what_follows(text, expected):
     assert extract_answer(text) == expected
 
 

@@ -1,3 +1,4 @@
+import re
 from fractions import Fraction
 from math import comb
 
@@ -34,5 +35,6 @@ def test_stable_where_binomials_overflow_floats():
 
 @pytest.mark.parametrize("n,c,k", [(3, 4, 1), (3, -1, 1), (3, 1, 0), (3, 1, 4)])
 def test_rejects_impossible_counts(n, c, k):
-    with pytest.raises(ValueError):
+    message = f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}"
+    with pytest.raises(ValueError, match=re.escape(message)):
         pass_at_k(n, c, k)

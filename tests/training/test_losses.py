@@ -1,6 +1,9 @@
+import math
+
 import pytest
 import torch
 
+from s2lpo_cli.recipe import load_recipe
 from s2lpo_cli.training.losses import (
     LossConfig,
     aggregate,
@@ -133,3 +136,59 @@ def test_ppo_loss_combines_terms():
     tis = ppo_loss(LossConfig(correction="truncated_is"), logp, old, adv, mask, explorer_rows=rows,
                    explorer_logp=old - 1.0)
     assert tis.weights is not None and torch.allclose(tis.weights[0], torch.full((5,), 2.0))
+
+
+def test_ppo_loss_weights_explorer_tokens_in_the_loss_itself():
+    """Ratio 1; explorer token log-probs 0.5 and 0 below the target's: weights e^0.5 and 1 (threshold 2)."""
+    zeros, mask = torch.zeros(2, 2), torch.ones(2, 2)
+    cfg = LossConfig(correction="truncated_is", is_threshold=2.0, loss_agg="seq-mean-token-sum")
+    rows, explorer_logp = torch.tensor([1, 0]), torch.tensor([[-0.5, 0.0], [0.0, 0.0]])
+    terms = ppo_loss(cfg, zeros, zeros, torch.tensor([1.0, 2.0]), mask, explorer_rows=rows,
+                     explorer_logp=explorer_logp, num_seqs=5)
+    # token losses -A * w: [-e^0.5, -1] and [-2, -2]; each sequence's sum, over the mini-batch's 5 sequences
+    assert terms.total.item() == pytest.approx((-math.exp(0.5) - 1 - 4) / 5, rel=1e-6)
+    with pytest.raises(ValueError, match="^truncated_is needs the explorer's stored log-probs$"):
+        ppo_loss(cfg, zeros, zeros, torch.tensor([1.0, 2.0]), mask, explorer_rows=rows)
+
+
+def test_ppo_loss_shapes_explorer_rows_with_luffy_and_never_counts_them_clipped():
+    """Both rows at ratio 1.5, A = 1: the target row is clipped to 1.2; the explorer row is -p / (p + 0.5)."""
+    logp = torch.log(torch.tensor([[0.25], [0.6]]))
+    cfg = LossConfig(correction="luffy", luffy_gamma=0.5)
+    terms = ppo_loss(cfg, logp, logp - math.log(1.5), torch.tensor([1.0, 1.0]), torch.ones(2, 1),
+                     explorer_rows=torch.tensor([1, 0]))
+    assert terms.total.item() == pytest.approx((-0.25 / 0.75 - 1.2) / 2, rel=1e-6)
+    assert terms.clipped.tolist() == [[False], [True]]
+
+
+def test_ppo_loss_kl_term_takes_the_recipes_estimator_and_the_mini_batch_token_count():
+    ref = torch.tensor([[-1.0, 0.0], [0.0, -2.0]])
+    cfg = LossConfig(kl_coef=0.5, kl_type="mse")
+    terms = ppo_loss(cfg, torch.zeros(2, 2), torch.zeros(2, 2), torch.zeros(2), torch.ones(2, 2), ref_logp=ref,
+                     num_tokens=10)
+    # no policy-gradient term (A = 0); mse 0.5 * (0 - ref)^2 = 0.5 and 2 over the mini-batch's 10 tokens
+    assert terms.total.item() == pytest.approx(0.5 * 2.5 / 10)
+    assert terms.kl.tolist() == [[0.5, 0.0], [0.0, 2.0]]
+
+
+def test_aggregate_leaves_empty_sequences_out_and_names_an_unknown_mode():
+    loss, mask = torch.tensor([[1.0, 2.0], [5.0, 5.0]]), torch.tensor([[1.0, 1.0], [0.0, 0.0]])
+    assert aggregate(loss, mask, "seq-mean-token-sum").item() == 3.0  # one sequence, not two
+    with pytest.raises(ValueError, match="^unknown loss aggregation 'token-sum'$"):
+        aggregate(loss, mask, "token-sum")
+
+
+def test_a_token_the_old_policy_gave_probability_0_costs_nothing_at_advantage_0():
+    """The log ratio is clamped at 20: exp(inf) * 0 would make the loss nan (a zero-variance group has A = 0)."""
+    out = policy_loss(torch.zeros(1, 1), torch.full((1, 1), float("-inf")), torch.zeros(1), torch.ones(1, 1),
+                      clip_low=0.2, clip_high=0.2)
+    assert out.loss.item() == 0.0
+
+
+@pytest.mark.parametrize(("enabled", "coef"), [("true", 0.05), ("false", 0.0)])
+def test_loss_config_takes_the_recipes_values_and_its_kl_coefficient_only_when_the_kl_is_enabled(enabled, coef):
+    recipe = load_recipe("tiny", [f"optim.kl.enabled={enabled}", "optim.kl.coef=0.05", "optim.kl.type=mse",
+                                  "optim.clip_ratio_low=0.1", "optim.clip_ratio_high=0.3", "off_policy.luffy_gamma=0.2"])
+    cfg = LossConfig.from_recipe(recipe)
+    assert (cfg.kl_coef, cfg.kl_type, cfg.clip_low, cfg.clip_high, cfg.luffy_gamma) == (coef, "mse", 0.1, 0.3, 0.2)
+

@@ -2,8 +2,8 @@
 
 The other trainer tests compare two code paths (micro-batch vs full batch, killed-and-resumed vs
 uninterrupted); a bug both paths share passes them. These pin what a step must compute: which gold
-each response is graded against, which rows carry importance weights, and which policy's log-probs
-are "old".
+each response is graded against, which rows carry importance weights, which policy's log-probs
+are "old", what an update's loss and statistics are, and that the entropy bonus has a gradient.
 """
 
 import math
@@ -19,7 +19,7 @@ from s2lpo_cli.recipe import load_recipe
 from s2lpo_cli.schedule import PhysicalStep, step_plan
 from s2lpo_cli.training import trainer as trainer_module
 from s2lpo_cli.training.advantages import grpo_advantages
-from s2lpo_cli.training.assembly import Response, prompt_batch
+from s2lpo_cli.training.assembly import ExplorerPool, Response, prompt_batch
 from s2lpo_cli.training.metrics import METRIC_KEYS
 from s2lpo_cli.training.trainer import Prompt, Trainer
 from s2lpo_cli.training.trainer_config import TrainerConfig
@@ -41,7 +41,8 @@ def _record_loss_calls(monkeypatch) -> list[dict]:
     def spy(cfg, logp, old_logp, advantages, mask, **kw):
         terms = real(cfg, logp, old_logp, advantages, mask, **kw)
         calls.append({"logp": logp.detach().clone(), "old": old_logp.detach().clone(), "mask": mask.clone(),
-                      "weights": None if terms.weights is None else terms.weights.clone()})
+                      "weights": None if terms.weights is None else terms.weights.clone(),
+                      "clipped": terms.clipped.clone(), "total": float(terms.total.detach())})
         return terms
 
     monkeypatch.setattr(trainer_module, "ppo_loss", spy)
@@ -158,15 +159,11 @@ def _uniform(model):
 EXPLORER_GAPS = [[0.25, -0.5, 0.6], [0.1, -1.0], [0.4, 0.0, -0.2, 0.3]]
 
 
-def test_truncated_is_weights_only_explorer_tokens_with_the_hand_computed_ratio(lm, monkeypatch):
-    load, tok = lm
-    model = load()
-    uniform_lp = _uniform(model)
-    trainer = Trainer(_config("off_policy.correction=truncated_is", "off_policy.is_threshold=2.0"),
-                      model, tok, [], grader=None)
+def _mixed_groups(tok, uniform_lp) -> list[Response]:
+    """Two groups of explorer, explorer, target, target (the trainer's sorted order), EXPLORER_GAPS apart."""
     prompt = _ids(tok, "What is 2 + 2?")
     responses = []
-    for group in range(2):  # per group: explorer, explorer, target, target (the trainer's sorted order)
+    for group in range(2):
         for k in range(4):
             gaps = EXPLORER_GAPS[(group + k) % 3]
             ids = list(range(20, 20 + len(gaps)))
@@ -175,6 +172,16 @@ def test_truncated_is_weights_only_explorer_tokens_with_the_hand_computed_ratio(
                 responses.append(Response(group, "explorer", prompt, ids, "", "stop", lps, reward=float(k % 2)))
             else:
                 responses.append(Response(group, "target", prompt, ids, "", "stop", reward=float(k % 2)))
+    return responses
+
+
+def test_truncated_is_weights_only_explorer_tokens_with_the_hand_computed_ratio(lm, monkeypatch):
+    load, tok = lm
+    model = load()
+    uniform_lp = _uniform(model)
+    trainer = Trainer(_config("off_policy.correction=truncated_is", "off_policy.is_threshold=2.0"),
+                      model, tok, [], grader=None)
+    responses = _mixed_groups(tok, uniform_lp)
     calls = _record_loss_calls(monkeypatch)
     stats = _update(trainer, responses, n_groups=2)
 
@@ -190,6 +197,20 @@ def test_truncated_is_weights_only_explorer_tokens_with_the_hand_computed_ratio(
             explorer_weights += [math.exp(d) for d in gaps]
     assert stats["iw_max"] == pytest.approx(math.exp(0.6), rel=1e-5)
     assert stats["iw_mean"] == pytest.approx(sum(explorer_weights) / len(explorer_weights), rel=1e-5)
+
+
+@pytest.mark.parametrize(("correction", "threshold"), [("none", 2.0), ("luffy", 2.0), ("truncated_is", 1.5)])
+def test_importance_weight_metrics_are_the_ratios_the_correction_uses(lm, correction, threshold):
+    """Without truncated IS the metrics show the raw ratio; with it, the truncated one (e^0.6 above 1.5)."""
+    load, tok = lm
+    model = load()
+    responses = _mixed_groups(tok, _uniform(model))
+    config = _config(f"off_policy.correction={correction}", f"off_policy.is_threshold={threshold}")
+    stats = _update(Trainer(config, model, tok, [], grader=None), responses, n_groups=2)
+    weights = [min(math.exp(d), threshold) for row, r in enumerate(responses)
+               if r.source == "explorer" for d in EXPLORER_GAPS[(r.group + row % 4) % 3]]
+    assert stats["iw_max"] == pytest.approx(max(weights), rel=1e-5)
+    assert stats["iw_mean"] == pytest.approx(sum(weights) / len(weights), rel=1e-5)
 
 
 def test_truncated_is_applies_at_step_1_where_every_response_is_the_explorers(lm, monkeypatch):
@@ -218,6 +239,14 @@ def test_truncated_is_applies_at_step_1_where_every_response_is_the_explorers(lm
     weights = [math.exp(d) for gaps in EXPLORER_GAPS for d in gaps]
     assert m["iw_max"] == pytest.approx(max(weights), rel=1e-5)
     assert m["iw_mean"] == pytest.approx(sum(weights) / len(weights), rel=1e-5)
+
+
+def test_the_explorer_draws_follow_the_recipes_seed(lm):
+    """The draw order is part of a run's state (resumes, verl's planned draws): seeded by optim.seed."""
+    load, tok = lm
+    trainer = Trainer(_config("optim.seed=5"), load(), tok, [], grader=None, explorer={"p": [None] * 8})
+    assert trainer.pool.draw("p", 8) == ExplorerPool({"p": 8}, seed=5).draw("p", 8)
+    assert ExplorerPool({"p": 8}, seed=5).draw("p", 8) != ExplorerPool({"p": 8}, seed=6).draw("p", 8)
 
 
 # ---------------------------------------------------------------------- old log-probs
@@ -260,3 +289,85 @@ def test_one_epoch_of_two_mini_batches_keeps_the_steps_starting_policy_as_old(lm
     moved = (second["logp"] - second["old"]).abs()[second["mask"].bool()]
     assert float(moved.max()) > 0.2  # the first update moved the policy: the second one's ratio is not 1
     assert stats["clip_frac"] > 0
+
+
+def test_two_epochs_of_one_mini_batch_keep_the_steps_starting_policy_as_old(lm, monkeypatch):
+    """At temperature 0.7, against a frozen copy of the starting model (for the KL metric)."""
+    load, tok = lm
+    model = load()
+    config = _config("optim.prompts_per_step=2", "optim.mini_batch=2", "optim.epochs=2", "optim.micro_batch=4",
+                     "optim.lr=1e-2", "rollout.temperature=0.7")
+    trainer = Trainer(config, model, tok, [], grader=None, ref_model=load().eval())
+    g = torch.Generator().manual_seed(1)
+    responses = []
+    for group in range(2):
+        prompt = _ids(tok, f"What is {group} + 1?")
+        for k in range(4):
+            ids = torch.randint(10, 200, (4 + k,), generator=g).tolist()
+            responses.append(Response(group, "target", prompt, ids, "", "stop", reward=float((group + k) % 2)))
+    before = _logprobs_by_hand(model.eval(), responses, 0.7)
+    calls = _record_loss_calls(monkeypatch)
+    stats = _update(trainer, responses, n_groups=2)
+
+    assert len(calls) == 4  # 2 epochs x 2 micro-batches of 4 responses
+    for c, call in enumerate(calls):
+        for i, r in enumerate(responses[4 * (c % 2) : 4 * (c % 2) + 4]):
+            n = len(r.token_ids)
+            assert torch.allclose(call["old"][i, :n], before[4 * (c % 2) + i], atol=1e-5)
+            if c < 2:  # no optimizer step yet: the update's log-probs are the old ones, at the same temperature
+                assert torch.allclose(call["logp"][i, :n], before[4 * (c % 2) + i], atol=1e-5)
+    # clip_frac: clipped tokens over every token of every epoch; the second epoch's clipping counts
+    clipped = [float((call["clipped"].float() * call["mask"]).sum()) for call in calls]
+    assert clipped[:2] == [0.0, 0.0] and min(clipped[2:]) > 0
+    tokens = sum(len(r.token_ids) for r in responses)
+    assert stats["clip_frac"] == pytest.approx(sum(clipped) / (2 * tokens), rel=1e-6)
+    # KL: k3 of the reference's log-probs (the starting policy's) against the last epoch's, per token of the step
+    kl = 0.0
+    for c, call in ((2, calls[2]), (3, calls[3])):
+        for i, r in enumerate(responses[4 * (c % 2) : 4 * (c % 2) + 4]):
+            log_ratio = before[4 * (c % 2) + i] - call["logp"][i, : len(r.token_ids)]
+            kl += float((torch.exp(log_ratio) - log_ratio - 1).sum())
+    assert kl > 0 and stats["kl"] == pytest.approx(kl / tokens, rel=1e-4)
+    # the loss of an update is the sum of its micro-batches' totals; the metric is the mean over updates
+    assert stats["loss"] == pytest.approx(sum(call["total"] for call in calls) / 2, rel=1e-6)
+
+
+def test_one_updates_loss_entropy_and_clip_frac_by_hand(lm):
+    """seq-mean-token-sum over two micro-batches, on the uniform policy, one update (ratio 1, no clipping)."""
+    load, tok = lm
+    model = load()
+    uniform_lp = _uniform(model)
+    config = _config("optim.prompts_per_step=1", "optim.mini_batch=1", "optim.micro_batch=2",
+                     "optim.loss_agg=seq-mean-token-sum")
+    trainer = Trainer(config, model, tok, [], grader=None)
+    prompt = _ids(tok, "What is 1 + 1?")
+    lengths, advantages = [3, 5, 2, 6], [1.0, -0.5, 0.25, -2.0]
+    responses = [Response(0, "target", prompt, list(range(30, 30 + n)), "", "stop") for n in lengths]
+    stats = trainer._update(responses, torch.tensor(advantages), 1)
+    # each token's loss is -A (ratio 1, no clip); a sequence's is -A * length; the mean over the 4 sequences
+    # of the mini-batch, not over each micro-batch's 2: -(3 - 2.5 + 0.5 - 12) / 4
+    assert stats["loss"] == pytest.approx(11 / 4, rel=1e-6)
+    assert stats["entropy"] == pytest.approx(-uniform_lp, rel=1e-6)  # log V on every token, padding left out
+    assert stats["clip_frac"] == 0.0 and stats["kl"] is None
+
+
+def test_the_entropy_bonus_raises_the_entropy(lm):
+    """With zero advantages and no weight decay, the bonus is the only gradient of the update."""
+    load, tok = lm
+    model = load()
+    config = _config("optim.prompts_per_step=1", "optim.mini_batch=1", "optim.entropy_coef=0.5",
+                     "optim.weight_decay=0", "optim.lr=1e-4")
+    trainer = Trainer(config, model, tok, [], grader=None)
+    prompt = _ids(tok, "What is 1 + 1?")
+    responses = [Response(0, "target", prompt, list(range(40, 46)), "", "stop") for _ in range(2)]
+    ids = torch.tensor([prompt + responses[0].token_ids])
+
+    def entropy():
+        with torch.no_grad():
+            log_p = torch.log_softmax(model(input_ids=ids).logits[0, len(prompt) - 1 : -1].float(), dim=-1)
+        return float(-(log_p.exp() * log_p).sum(-1).mean())
+
+    before = entropy()
+    trainer._update(responses, torch.zeros(2), 1)
+    assert entropy() > before + 1e-4
+    assert (trainer.optimizer.param_groups[0]["lr"], trainer.optimizer.param_groups[0]["weight_decay"]) == (1e-4, 0)
