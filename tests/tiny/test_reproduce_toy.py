@@ -137,3 +137,12 @@ def test_a_held_out_file_without_families_is_refused_naming_the_question(reprodu
     path.write_text(json.dumps({"id": "q1", "question": "What is 1?", "answer": "1"}) + "\n")
     with pytest.raises(SystemExit, match=r"heldout.jsonl: question 'q1' has no 'family' field"):
         reproduce_toy.heldout_families(path)
+
+
+def test_validation_asks_the_held_out_questions_as_training_asks_its_own(reproduce_toy):
+    """The toy validates what RL trained: the tiny recipe's prompt instruction, not eval's default."""
+    from s2lpo_cli.recipe import load_recipe
+
+    sets = reproduce_toy.validation_sets(save_every=10, k=8, seed=0)
+    resolved = load_recipe("tiny", sets)
+    assert resolved.validation.instruction == resolved.data.prompt.instruction == "Put the final answer in \\boxed{}."
