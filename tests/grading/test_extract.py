@@ -92,3 +92,19 @@ def test_boxes_joined_by_commas_or_and_are_one_answer(text, expected):
 def test_last_boxed_skips_unclosed_box():
     assert last_boxed("\\boxed{a} \\boxed{b") == "a"
     assert last_boxed("\\boxed{b") is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("\\boxed{1}\\boxed{2}", "1, 2"),  # a braced box ends right after its "}": the next one touches it
+    ("\\boxed 1 and \\boxed 2", "1, 2"),  # an unbraced box ends after its token, so "and" joins the two
+    ("\\boxed{1} and \\boxed 2", "1, 2"),
+    ("x \\boxed 7", "7"),
+    ("\\boxed5", None),  # not even a box: \boxed5 is another command name
+    ("\\boxed-5", None),  # no space: LaTeX would box "-" alone; not read as a box of "-5"
+    ("so the answer is \\boxed", None),  # a box at the very end of the text is empty
+    ("\\boxed $5$", None),  # no token before the math delimiter
+    ("\\boxed{3} then \\boxed", "3"),
+])
+def test_box_ends_and_unbraced_boxes(text, expected):
+    """Where each box ends decides which boxes join into one answer; `\\boxed 5` needs its space."""
+    assert last_boxed(text) == expected
