@@ -108,3 +108,13 @@ def test_last_boxed_skips_unclosed_box():
 def test_box_ends_and_unbraced_boxes(text, expected):
     """Where each box ends decides which boxes join into one answer; `\\boxed 5` needs its space."""
     assert last_boxed(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("<think>a</think>draft</think>final", "final"),  # after the last closing tag
+    ("</think>5", "5"),  # an empty reasoning block: the tag at position 0 is still a tag
+    ("answer<think>x<think>y", "answer"),  # a reasoning block opened after the answer: cut at the first
+    ("no tags at all", "no tags at all"),
+])
+def test_strip_think_cuts_at_the_last_close_and_the_first_open(text, expected):
+    assert strip_think(text) == expected
