@@ -43,6 +43,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
+from s2lpo_cli.reporting.arms import mean_sd as arms_mean_sd  # noqa: E402
+from s2lpo_cli.reporting.smoothing import rolling_mean  # noqa: E402
 from s2lpo_cli.tiny.task import PROCEDURES, TASKS, TINY_INSTRUCTION  # noqa: E402
 
 HELDOUT = "tiny_models/data/heldout.jsonl"  # the task's held-out questions, {"id", "question", "answer", "family"}
@@ -155,7 +157,9 @@ def run_validation(folder: Path, families: dict[str, str]) -> dict[str, dict[str
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+    """`s2lpo report`'s mean and sample sd, with sd 0 for one seed (the tables print it)."""
+    mean, sd = arms_mean_sd(values)
+    return mean, sd or 0.0
 
 
 def collect(work: Path, chosen: list[Arm], seeds: list[int]) -> dict[str, Any]:
@@ -205,13 +209,9 @@ def collect(work: Path, chosen: list[Arm], seeds: list[int]) -> dict[str, Any]:
 def rolling(values: list[float | None], window: int) -> list[tuple[int, float]]:
     """(step, mean of the last `window` values that are not None) at every step (from 1) where `window` exist:
     a target reward is None at steps whose groups hold no target response (S2L-PO's first steps)."""
-    out, seen = [], []
-    for step, value in enumerate(values, 1):
-        if value is not None:
-            seen.append(value)
-            if len(seen) >= window:
-                out.append((step, statistics.fmean(seen[-window:])))
-    return out
+    points = [(step, value) for step, value in enumerate(values, 1) if value is not None]
+    means = rolling_mean([value for _, value in points], window)
+    return [(step, mean) for (step, _), mean in zip(points, means, strict=True)][window - 1:]
 
 
 def mean_over_seeds(curves: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:
