@@ -136,3 +136,18 @@ def test_wandb_is_told_the_run_and_offline_unless_the_user_chose(tmp_path, monke
                      "config": recipe.model_dump(mode="json"), "mode": "offline", "settings": {"console": "off"}}
     assert second == {**first, "project": "mine", "mode": None}  # the same run; WANDB_MODE decides
     assert fake.logged == [(3, scalars(records([0.5])[0]))]
+
+
+def test_each_sink_gets_the_step_and_the_record():
+    from s2lpo_cli.training.loggers import MetricLoggers
+
+    class Recording:
+        def __init__(self):
+            self.calls = []
+
+        def log(self, step, metrics):
+            self.calls.append((step, metrics))
+
+    first, second = Recording(), Recording()
+    MetricLoggers([first, second]).log(7, {"reward_mean": 0.25})
+    assert first.calls == second.calls == [(7, {"reward_mean": 0.25})]
