@@ -39,6 +39,13 @@ def _verl_line(step: int) -> dict:
                                    "critic/advantages/mean": 0.0, "perf/throughput": 900.0}}
 
 
+def _hf_weights(folder) -> None:
+    """A Hugging Face model folder as verl writes it with hf_model in save_contents (empty files)."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"")
+
+
 def test_split_mode_global_steps_map_to_logical_steps_and_phases():
     recipe = load_recipe("4b_8b", ["schedule.mode=split"])
     first, second, third = (map_metrics(_verl_line(g), recipe) for g in (1, 2, 3))
@@ -65,10 +72,7 @@ def test_convert_and_link_write_the_embedded_layout(tmp_path):
     records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["g_w"] for r in records[:9]] == [16, 14, 12, 10, 7, 5, 3, 0, 0]
     for step in (8, 16):
-        hf = paths.checkpoints / f"global_step_{step}" / "actor" / "huggingface"
-        hf.mkdir(parents=True)
-        (hf / "config.json").write_text("{}")
-        (hf / "model.safetensors").write_bytes(b"")
+        _hf_weights(paths.checkpoints / f"global_step_{step}" / "actor" / "huggingface")
     exposed = link_checkpoints(tmp_path, recipe, merge=False)
     assert sorted(exposed) == ["final", "step_0008", "step_0016"]
     assert (tmp_path / "checkpoints" / "step_0008" / "config.json").is_file()
@@ -133,10 +137,7 @@ def _saved_by_verl(run_dir, recipe) -> None:
     last = cfg.trainer.total_training_steps
     for g in range(1, last + 1):
         if g % cfg.trainer.save_freq == 0 or g == last:
-            hf = VerlPaths.for_run(run_dir).checkpoints / f"global_step_{g}" / "actor" / "huggingface"
-            hf.mkdir(parents=True)
-            (hf / "config.json").write_text("{}")
-            (hf / "model.safetensors").write_bytes(b"")
+            _hf_weights(VerlPaths.for_run(run_dir).checkpoints / f"global_step_{g}" / "actor" / "huggingface")
 
 
 @pytest.mark.parametrize(("mode", "save_every", "logical"), [
@@ -159,12 +160,6 @@ def test_split_save_every_that_verl_cannot_hit_is_refused(tmp_path):
     recipe = load_recipe("4b_8b", ["schedule.mode=split", "output.save_every=4", f"output.run_dir={tmp_path}"])
     with pytest.raises(UserError, match=r"logical steps 4, 8, 12, 16, which end at verl global steps 7, 14, 18, 22"):
         dry_run(recipe)
-
-
-def _hf_weights(folder) -> None:
-    folder.mkdir(parents=True)
-    (folder / "config.json").write_text("{}")
-    (folder / "model.safetensors").write_bytes(b"")
 
 
 def test_a_step_without_update_timers_has_no_update_time():
