@@ -75,7 +75,7 @@ def map_metrics(verl_line: dict[str, Any], recipe: Recipe, explorer: dict | None
     from s2lpo_cli.schedule import plan_step
 
     logical = plan_step(phys.step, s.anneal_steps, recipe.rollout.group_size, s.mode)
-    data = verl_line.get("data", {})
+    data = verl_line["data"]  # convert_metrics passes only lines with data
     record: dict[str, Any] = {
         "step": phys.step,
         "phase": phys.phase,

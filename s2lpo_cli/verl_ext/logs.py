@@ -21,8 +21,8 @@ def log_entries(paths: VerlPaths) -> Iterator[dict[str, Any]]:
     for log in logs:
         for line in log.read_text().splitlines():
             try:
-                entry = json.loads(line) if line.strip() else {}
-            except json.JSONDecodeError:
+                entry = json.loads(line)
+            except json.JSONDecodeError:  # a blank line, or the line a killed run was writing
                 continue
             if "step" in entry:
                 yield entry

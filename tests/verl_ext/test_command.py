@@ -164,3 +164,37 @@ def test_cpu_mode_leaves_gpu_commands_alone(name):
     on_cpu = recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"device": "cpu"})})
     assert cpu <= set(verl_overrides(on_cpu, PATHS))
     assert "actor_rollout_ref.rollout.name=s2lpo_embedded" in verl_overrides(on_cpu, PATHS)
+
+
+def test_cpu_recipe_composes_verls_cpu_settings():
+    """tiny_verl (engine.device cpu, 1 worker) against verl's defaults (cuda, 8 workers each, bf16 FSDP, fsdp):
+    every process on the CPU with one thread, float32 without torch.compile, SDPA attention, and the environment
+    (the platform and the rollout registered by s2lpo's modules, in that order) in every Ray worker."""
+    from s2lpo_cli.verl_ext.command import verl_env
+
+    recipe = load_recipe("tiny_verl")
+    cfg = compose_verl(verl_overrides(recipe, PATHS))
+    env = {"VERL_USE_EXTERNAL_MODULES": "s2lpo_cli.verl_ext.cpu.platform,s2lpo_cli.verl_ext.cpu.mode",
+           "VERL_PLATFORM": "cpu", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
+           "RAY_DEDUP_LOGS": "0"}
+    assert verl_env(recipe) == env
+    assert cfg.trainer.device == "cpu"
+    ray_init = cfg.ray_kwargs.ray_init
+    assert (ray_init.num_gpus, ray_init.num_cpus) == (1, 32)
+    assert dict(ray_init.runtime_env.env_vars) == {**env, "VERL_FILE_LOGGER_PATH": str(PATHS.metrics)}
+    a = cfg.actor_rollout_ref
+    assert (a.rollout.name, a.rollout.agent.num_workers, cfg.reward.num_workers) == ("s2lpo_embedded", 1, 1)
+    assert cfg.data.dataloader_num_workers == 0
+    assert cfg.transfer_queue.backend.SimpleStorage.num_data_storage_units == 1
+    assert dict(a.model.override_config) == {"attn_implementation": "sdpa"}
+    assert (a.actor.strategy, a.ref.strategy, a.actor.use_torch_compile) == ("fsdp2", "fsdp2", False)
+    for role in (a.actor, a.ref):
+        assert (role.fsdp_config.dtype, role.fsdp_config.use_torch_compile) == ("float32", False)
+        assert dict(role.fsdp_config.mixed_precision) == {"param_dtype": "fp32", "reduce_dtype": "fp32",
+                                                          "buffer_dtype": "fp32"}
+
+
+def test_cpu_env_threads():
+    from s2lpo_cli.verl_ext.cpu.settings import cpu_env
+
+    assert (cpu_env(3)["OMP_NUM_THREADS"], cpu_env(3)["MKL_NUM_THREADS"]) == ("3", "3")

@@ -38,3 +38,21 @@ def test_an_error_outside_ray_and_a_clean_log():
     assert failure_summary("Error executing job\nomegaconf.errors.ConfigAttributeError: Key 'x' is not in struct\n") \
         == "verl failed: ConfigAttributeError: Key 'x' is not in struct"
     assert failure_summary("step:1 - actor/loss:0.1\nTraining Progress: 100%\n") is None
+
+
+def test_a_worker_prefixed_coloured_error_and_a_ray_wrapper_after_it():
+    """Ray prefixes a worker's lines with a coloured `(Name pid=N)`; the ActorDiedError the driver prints after the
+    cause only wraps it. The worker is the innermost `ray::` frame, the last of three."""
+    log = (
+        "ray.exceptions.RayTaskError(RuntimeError): \x1b[36mray::TaskRunnerV1.run()\x1b[39m (pid=1)\n"
+        "ray.exceptions.RayTaskError(RuntimeError): \x1b[36mray::WorkerDict.init_model()\x1b[39m (pid=2)\n"
+        "\x1b[36m(WorkerDict pid=3)\x1b[0m \x1b[36mray::WorkerDict.actor_rollout_ref_init_model()\x1b[39m\n"
+        "\x1b[36m(WorkerDict pid=3)\x1b[0m RuntimeError: out of memory\n"
+        "ray.exceptions.ActorDiedError: The actor died unexpectedly before finishing this task.\n"
+    )
+    assert failure_summary(log) == (
+        "verl worker WorkerDict.actor_rollout_ref_init_model failed: RuntimeError: out of memory")
+
+
+def test_a_long_message_is_cut_at_300_characters():
+    assert failure_summary("ValueError: " + "x" * 299 + "yz") == "verl failed: ValueError: " + "x" * 299 + "y"
