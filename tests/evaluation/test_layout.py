@@ -1,7 +1,9 @@
 import pytest
 
 from s2lpo_cli.atomic import write_text_atomic
-from s2lpo_cli.evaluation.layout import RunDirs, model_folder_name
+from s2lpo_cli.errors import UserError
+from s2lpo_cli.evaluation.layout import RunDirs, model_folder_name, run_dirs_of
+from s2lpo_cli.evaluation.settings import EvalSettings, resolve_sampling
 
 
 @pytest.mark.parametrize(
@@ -40,3 +42,30 @@ def test_write_atomic_replaces_whole_files(tmp_path):
     write_text_atomic(path, "two")
     assert path.read_text() == "two"
     assert [p.name for p in path.parent.iterdir()] == ["f.json"]
+
+
+def _settings(k: int = 2) -> EvalSettings:
+    return EvalSettings(model="m", mode="nothink", k=k, sampling=resolve_sampling("nothink"), benchmarks={"toy": None})
+
+
+def test_an_unreadable_config_names_the_folder_or_the_file(tmp_path):
+    dirs = RunDirs.under(tmp_path, "m_1")
+    with pytest.raises(UserError, match=rf"^{dirs.output}: no config.txt here; not an `s2lpo eval` output folder$"):
+        dirs.read_settings()
+    dirs.output.mkdir(parents=True)
+    for text, why in (("{", r"Expecting property name"), ("{}", r"'settings'"), ('{"settings": {"x": 1}}', "x")):
+        dirs.config_path.write_text(text)
+        with pytest.raises(UserError, match=rf"^{dirs.config_path}: not a readable eval config \(.*{why}"):
+            dirs.read_settings()
+    dirs.write_config(_settings(), {"engine": "scripted"})
+    assert dirs.read_settings() == _settings()
+
+
+def test_resume_takes_an_output_or_result_folder_holding_a_config(tmp_path):
+    dirs = RunDirs.under(tmp_path, "m_1")
+    message = r": not an eval run folder \(expected output/<run>/ holding config.txt\)$"
+    for folder in (dirs.output, tmp_path / "elsewhere" / "m_1"):
+        with pytest.raises(UserError, match=rf"^{folder}{message}"):
+            run_dirs_of(folder)
+    dirs.write_config(_settings(), {})
+    assert run_dirs_of(dirs.output) == dirs and run_dirs_of(dirs.result) == dirs
