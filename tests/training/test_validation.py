@@ -156,3 +156,49 @@ def test_validation_with_the_training_instruction_is_s2lpo_eval_with_that_instru
     heldout = tiny_models / "data" / "heldout.jsonl"
     evaluated = _eval(tiny_models / "target", heldout, tmp_path / "eval", "--instruction", TINY_INSTRUCTION)
     assert row["step"] == 0 and {k: row[k] for k in evaluated} == evaluated
+
+
+def _planned(tmp_path: Path, *sets: str):
+    """A Validation before training and after steps 2 and 4 of 4 (every 2) on one benchmark file, `heldout`."""
+    from s2lpo_cli.grading.grader import Grader
+    from s2lpo_cli.run_folder import RunFolder
+    from s2lpo_cli.training.validation import Validation
+
+    bench = tmp_path / "heldout.jsonl"
+    bench.write_text(json.dumps({"id": "q1", "question": "1+1?", "answer": "2"}) + "\n")
+    recipe = load_recipe("tiny", [f"output.run_dir={tmp_path / 'run'}", "schedule.anneal_steps=2",
+                                  "schedule.total_steps=4", "validation.every=2", f"validation.benchmarks=[{bench}]", *sets])
+    return Validation(recipe, RunFolder(tmp_path / "run"), Grader(workers=1))
+
+
+def _row(step: int) -> dict:
+    return {"step": step, "benchmark": "heldout", "pass@1": 0.5}
+
+
+def test_unplanned_steps_and_logged_benchmarks_are_not_validated(tmp_path):
+    """No engine is needed (None would fail in generation) where validation must not run: a step off the plan,
+    a (step, benchmark) already in val.jsonl, or validation switched off."""
+    validation = _planned(tmp_path)
+    assert validation.steps == {0, 2, 4}
+    assert validation.validate(1, engine=None) == 0.0
+    assert not validation.folder.val_path.exists()
+    validation.folder.root.mkdir()
+    validation.folder.val_path.write_text(json.dumps(_row(2)) + "\n")
+    assert validation.validate(2, engine=None) < 1.0
+    assert _val(validation.folder.root) == [_row(2)]
+    assert _planned(tmp_path, "validation.every=0").validate(4, engine=None) == 0.0
+
+
+def test_resuming_forgets_the_validation_after_the_checkpoint(tmp_path):
+    """Resuming after step 2 keeps val.jsonl's rows and step folders of steps 0 to 2 and deletes the later ones;
+    a folder that is not `step_<digits>` is left alone."""
+    validation = _planned(tmp_path)
+    root = validation.folder.root
+    root.mkdir()
+    validation.folder.val_path.write_text("".join(json.dumps(_row(s)) + "\n" for s in (0, 2, 3, 4)))
+    for name in ("step_0000", "step_0002", "step_0003", "step_0004", "step_0004.tmp", "notes"):
+        (root / "validation" / name).mkdir(parents=True)
+    validation.resume_after(2)
+    assert [r["step"] for r in _val(root)] == [0, 2]
+    assert sorted(p.name for p in (root / "validation").iterdir()) == ["notes", "step_0000", "step_0002",
+                                                                        "step_0004.tmp"]
