@@ -18,6 +18,7 @@ from s2lpo_cli.evaluation.settings import EvalSettings, resolve_sampling
         ("C:\\models\\my model", "models_my_model"),
         (".hidden", "hidden"),
     ],
+    ids=lambda value: "".join(ch if ch.isalnum() else "_" for ch in value),  # no backslash in an id (mutmut)
 )
 def test_model_names_become_safe_folder_names(model, name):
     assert model_folder_name(model) == name

@@ -49,6 +49,8 @@ GOOD = {"id": "q1", "answer": "7", "responses": [{"text": "7"}]}
         ({**GOOD, "responses": [{"text": "7"}, "7"]}, r"responses\[1\] needs a 'text' string"),
         ({**GOOD, "responses": [{"text": 7}]}, r"responses\[0\] needs a 'text' string"),
     ],
+    ids=["not_an_object", "missing_fields", "no_responses", "responses_not_a_list", "a_response_not_an_object",
+         "a_text_not_a_string"],  # ids without backslashes: mutmut's fork server finds them by name
 )
 def test_a_bad_line_names_file_line_and_field(tmp_path, line, message):
     path = tmp_path / "b_raw.jsonl"
