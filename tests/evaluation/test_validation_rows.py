@@ -6,8 +6,50 @@ import json
 
 import pytest
 
-from s2lpo_cli.evaluation.validation import VAL_KEYS, keep_through, val_row, validation_steps
-from s2lpo_cli.recipe import ValidationConfig
+from s2lpo_cli.evaluation.validation import (
+    VAL_KEYS,
+    append_row,
+    entry_name,
+    eval_settings,
+    is_file_entry,
+    keep_through,
+    val_row,
+    validation_steps,
+)
+from s2lpo_cli.recipe import ValidationConfig, load_recipe
+
+
+@pytest.mark.parametrize(
+    ("entry", "is_file", "name"),
+    [
+        ("aime24", False, "aime24"),
+        ("held.json", False, "held.json"),  # neither a path nor a jsonl/parquet name: a registered name
+        ("held.jsonl", True, "held"),
+        ("data/held.out.parquet", True, "held.out"),
+        ("data/aime24", True, "aime24"),
+    ],
+)
+def test_a_benchmark_entry_is_a_registered_name_or_a_file_named_without_its_suffix(entry, is_file, name):
+    assert is_file_entry(entry) is is_file and entry_name(entry) == name
+
+
+def test_validation_runs_s2lpo_eval_with_the_sections_settings_and_the_runs_response_budget(tmp_path, monkeypatch):
+    """The mode's sampling (think: top-p 0.95) with the section's overrides; files resolved from the cwd."""
+    monkeypatch.chdir(tmp_path)
+    recipe = load_recipe("tiny", [
+        "models.target=some/target", "rollout.max_response_tokens=48", "validation.every=2",
+        "validation.benchmarks=[aime24, data/held.jsonl]", "validation.data_dir=bench", "validation.limit=5",
+        "validation.mode=think", "validation.k=3", "validation.seed=9", "validation.temperature=0.5",
+        "validation.top_p=null", "validation.top_k=-1", "validation.presence_penalty=0.25",
+        "validation.instruction=Box it.",
+    ])
+    settings = eval_settings(recipe)
+    assert settings.to_dict() == {
+        "model": "some/target", "mode": "think", "k": 3,
+        "sampling": {"temperature": 0.5, "top_p": 0.95, "top_k": -1, "presence_penalty": 0.25, "max_tokens": 48},
+        "seed": 9, "benchmarks": {"aime24": None, "held": str(tmp_path / "data" / "held.jsonl")},
+        "data_dir": str(tmp_path / "bench"), "limit": 5, "pass_ks": [1, 2, 4, 8, 16], "instruction": "Box it.",
+    }
 
 
 @pytest.mark.parametrize(
@@ -47,3 +89,13 @@ def test_keep_through_cuts_later_steps_and_a_torn_line(tmp_path):
         '{"step": 2, "benchmark": "b", "pass@1": 0.2}\n'
     )
     assert keep_through(tmp_path / "none.jsonl", 2) == [] and not (tmp_path / "none.jsonl").exists()
+
+
+def test_append_row_writes_the_val_keys_in_order_and_nothing_else(tmp_path):
+    path = tmp_path / "val.jsonl"
+    row = {"extra": 1, **val_row(0, "b", SUMMARY_ENTRY, "think", 2.0)}
+    append_row(path, row)
+    append_row(path, {**row, "step": 1})
+    lines = path.read_text().splitlines()
+    assert [list(json.loads(line)) for line in lines] == [list(VAL_KEYS)] * 2
+    assert lines[1].startswith('{"step": 1, "benchmark": "b", "n_questions": 5, "k": 2, "pass@1": 0.3, ')
