@@ -111,8 +111,8 @@ def test_rerunning_continues_the_newest_unfinished_run_with_the_same_settings(tm
         os.utime(dirs.output, (mtime, mtime))
         return dirs
 
-    run("m_1", 100)
-    newest = run("m_2", 200)
+    run("m_2", 100)
+    newest = run("m_1", 200)  # the newest by time, not by name (an older run resumed)
     run("m_3", 250, config="{")  # unreadable config
     run("m_4", 300, _settings(k=3))  # other settings
     finished = run("m_5", 400)
