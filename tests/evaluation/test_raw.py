@@ -84,3 +84,25 @@ def test_appended_records_keep_their_text_and_a_torn_last_line_is_cut(tmp_path):
     assert path.read_bytes() == whole.encode("utf-8")
     path.write_bytes(b'{"id": "q1"')
     assert finished_ids(path) == set() and path.read_bytes() == b""
+
+
+def test_a_raw_file_is_utf_8_whatever_the_locale(tmp_path):
+    """Under an ASCII locale (no UTF-8 mode) a question with ½ is still written, as UTF-8, and read back."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import s2lpo_cli
+
+    path = tmp_path / "b_raw.jsonl"
+    code = (
+        "import sys; from pathlib import Path; from s2lpo_cli.evaluation.raw import append_records, read_raw; "
+        "p = Path(sys.argv[1]); append_records(p, [{'id': 'q', 'question': '\\u00bd', 'answer': '1', "
+        "'responses': [{'text': '\\u00bd'}]}]); print(read_raw(p)[0]['question'] == '\\u00bd')"
+    )
+    env = {**os.environ, "LC_ALL": "POSIX", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0",
+           "PYTHONPATH": str(Path(s2lpo_cli.__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "True\n" and "½" in path.read_text(encoding="utf-8")
