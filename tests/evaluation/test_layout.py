@@ -21,6 +21,10 @@ from s2lpo_cli.evaluation.settings import EvalSettings, resolve_sampling
         ("a b:c*?<>|", "a_b_c_"),
         ("C:\\models\\my model", "models_my_model"),
         (".hidden", "hidden"),
+        ("org/./model", "org_model"),  # "." and ".." are not name parts
+        ("runs/final/..", "runs_final"),
+        ("Xwin/LM", "Xwin_LM"),  # only ".", "_" and "-" are stripped in front
+        ("m" * 150, "m" * 100),  # at most 100 characters
     ],
     ids=lambda value: "".join(ch if ch.isalnum() else "_" for ch in value),  # no backslash in an id (mutmut)
 )

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from s2lpo_cli.errors import UserError
-from s2lpo_cli.evaluation.scoring import score_raw_file
+from s2lpo_cli.evaluation.scoring import score_raw_file, score_records
+from s2lpo_cli.grading.grader import Grade
 
 
 class RecordsProgress:
@@ -22,6 +23,47 @@ class RecordsProgress:
 
     def note(self, message: str) -> None:
         self.calls.append(("note", message))
+
+
+class ListGrader:
+    """Gives these verdicts, in order, and reports each as done (as the grader's pool does)."""
+
+    def __init__(self, grades: list[Grade]) -> None:
+        self.grades, self.pairs = grades, []
+
+    def grade(self, pairs, progress=None):
+        self.pairs = pairs
+        for _ in pairs:
+            progress(1)
+        return self.grades
+
+
+def test_math_answers_are_graded_by_the_grader_and_the_metrics_worked_out_by_hand():
+    records = [
+        {"id": "q1", "answer": "2", "subject": "Algebra", "level": 1,
+         "responses": [{"text": "\\boxed{2}", "n_tokens": 3, "finish_reason": "stop"},
+                       {"text": "cut", "finish_reason": "length"}]},  # no n_tokens: 0
+        {"id": "q2", "answer": 5, "skipped": "too long",
+         "responses": [{"text": "\\boxed{5}", "n_tokens": 5}, {"text": "\\boxed{4}", "n_tokens": 5}]},
+    ]
+    grader = ListGrader([Grade(True, "2", "ok"), Grade(False, None, "no_answer"), Grade(True, "5", "ok"),
+                         Grade(False, "4", "ok")])
+    progress = RecordsProgress()
+    scored, metrics = score_records(records, grader, [1, 2], progress, "math: grading", "latex", "math_raw.jsonl")
+    assert grader.pairs == [("\\boxed{2}", "2"), ("cut", "2"), ("\\boxed{5}", "5"), ("\\boxed{4}", "5")]
+    assert progress.calls == [("begin", "math: grading", 4)] + [("advance", 1)] * 4
+    assert scored == [
+        {"id": "q1", "answer": "2", "extracted": ["2", None], "correct": [True, False], "grade_status": ["ok", "no_answer"]},
+        {"id": "q2", "answer": 5, "extracted": ["5", "4"], "correct": [True, False], "grade_status": ["ok", "ok"]},
+    ]
+    # q1 alone (Algebra, level 1): 1 of 2 right, lengths 3 and 0, one cut
+    q1 = {"n_questions": 1, "k": 2, "pass@1": 0.5, "pass@k": {"1": 0.5, "2": 1.0}, "accuracy": 0.5,
+          "mean_length": 1.5, "truncated_rate": 0.5, "timeouts": 0}
+    assert metrics == {
+        "n_questions": 2, "k": 2, "pass@1": 0.5, "pass@k": {"1": 0.5, "2": 1.0}, "accuracy": 0.5,
+        "mean_length": 13 / 4, "truncated_rate": 0.25, "timeouts": 0, "no_answer_rate": 0.25, "grading_errors": 0,
+        "breakdown": {"subject": {"Algebra": q1}, "level": {"1": q1}}, "skipped_questions": 1,
+    }
 
 
 def test_a_choice_question_is_scored_and_its_line_keeps_its_text(tmp_path):
