@@ -69,16 +69,17 @@ def test_math_answers_are_graded_by_the_grader_and_the_metrics_worked_out_by_han
 def test_a_choice_question_is_scored_and_its_line_keeps_its_text(tmp_path):
     raw = tmp_path / "csqa_raw.jsonl"
     question = {"id": "frage-ü", "answer": "A", "choices": {"A": "ja", "B": "nein"},
-                "responses": [{"text": "\\boxed{A}", "n_tokens": 4}, {"text": "\\boxed{B}", "n_tokens": 6}]}
+                "responses": [{"text": f"\\boxed{{{c}}}", "n_tokens": n} for c, n in zip("ABAB", (4, 6, 4, 6), strict=True)]}
     raw.write_text(json.dumps(question) + "\n")
     progress = RecordsProgress()
-    metrics = score_raw_file(raw, tmp_path / "csqa.jsonl", None, [1, 2], progress, "csqa: grading", "choice")
+    metrics = score_raw_file(raw, tmp_path / "csqa.jsonl", None, [1], progress, "csqa: grading", "choice")
     assert (tmp_path / "csqa.jsonl").read_bytes() == (
-        '{"id": "frage-ü", "answer": "A", "extracted": ["A", "B"], "correct": [true, false], '
-        '"grade_status": ["ok", "ok"]}\n'
+        '{"id": "frage-ü", "answer": "A", "extracted": ["A", "B", "A", "B"], "correct": [true, false, true, false], '
+        '"grade_status": ["ok", "ok", "ok", "ok"]}\n'
     ).encode()
-    assert progress.calls == [("begin", "csqa: grading", 2), ("advance", 2)]
-    assert (metrics["pass@1"], metrics["pass@k"], metrics["mean_length"]) == (0.5, {"1": 0.5, "2": 1.0}, 5.0)
+    assert progress.calls == [("begin", "csqa: grading", 4), ("advance", 4)]
+    # pass@k for the ks asked (1) and for all 4 samples, not for the default ks' 2
+    assert (metrics["pass@1"], metrics["pass@k"], metrics["mean_length"]) == (0.5, {"1": 0.5, "4": 1.0}, 5.0)
 
 
 def test_a_choice_question_without_choices_names_the_file_and_question(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 from s2lpo_cli.engines.base import SamplingParams
 from s2lpo_cli.errors import UserError
 from s2lpo_cli.evaluation.settings import EvalSettings, resolve_sampling
+from s2lpo_cli.prompting import DEFAULT_INSTRUCTION
 
 NOTHINK = {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "presence_penalty": 1.5, "max_tokens": 32768}
 
@@ -59,3 +60,15 @@ def test_settings_round_trip_through_a_dict():
     settings = _settings(limit=5, instruction="Answer.", benchmarks={"a": None, "b": "/data/b.jsonl"})
     assert settings.to_dict()["pass_ks"] == [1, 2, 4, 8, 16]
     assert EvalSettings.from_dict(settings.to_dict()) == settings
+
+
+def test_a_file_named_like_a_registered_benchmark_is_asked_with_the_default_instruction():
+    """A --benchmark-file commonsenseqa.jsonl is a file of questions: not the registered CommonsenseQA's
+    letter-choice instruction, but the default one."""
+    own = _settings(benchmarks={"commonsenseqa": None})
+    assert own.instruction_for("commonsenseqa") == (
+        "Please reason step by step, and put the letter of the correct choice (A, B, C, D or E) within \\boxed{}."
+    )
+    a_file = _settings(benchmarks={"commonsenseqa": "/data/commonsenseqa.jsonl"})
+    assert a_file.instruction_for("commonsenseqa") == DEFAULT_INSTRUCTION
+    assert _settings(benchmarks={"toy": "/data/toy.jsonl"}, instruction="Answer.").instruction_for("toy") == "Answer."

@@ -34,19 +34,19 @@ def test_a_benchmark_entry_is_a_registered_name_or_a_file_named_without_its_suff
 
 
 def test_validation_runs_s2lpo_eval_with_the_sections_settings_and_the_runs_response_budget(tmp_path, monkeypatch):
-    """The mode's sampling (think: top-p 0.95) with the section's overrides; files resolved from the cwd."""
+    """The mode's sampling (think) with each of the section's overrides; files resolved from the cwd."""
     monkeypatch.chdir(tmp_path)
     recipe = load_recipe("tiny", [
         "models.target=some/target", "rollout.max_response_tokens=48", "validation.every=2",
         "validation.benchmarks=[aime24, data/held.jsonl]", "validation.data_dir=bench", "validation.limit=5",
         "validation.mode=think", "validation.k=3", "validation.seed=9", "validation.temperature=0.5",
-        "validation.top_p=null", "validation.top_k=-1", "validation.presence_penalty=0.25",
+        "validation.top_p=0.9", "validation.top_k=-1", "validation.presence_penalty=0.25",
         "validation.instruction=Box it.",
     ])
     settings = eval_settings(recipe)
     assert settings.to_dict() == {
         "model": "some/target", "mode": "think", "k": 3,
-        "sampling": {"temperature": 0.5, "top_p": 0.95, "top_k": -1, "presence_penalty": 0.25, "max_tokens": 48},
+        "sampling": {"temperature": 0.5, "top_p": 0.9, "top_k": -1, "presence_penalty": 0.25, "max_tokens": 48},
         "seed": 9, "benchmarks": {"aime24": None, "held": str(tmp_path / "data" / "held.jsonl")},
         "data_dir": str(tmp_path / "bench"), "limit": 5, "pass_ks": [1, 2, 4, 8, 16], "instruction": "Box it.",
     }
