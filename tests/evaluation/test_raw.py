@@ -87,7 +87,8 @@ def test_appended_records_keep_their_text_and_a_torn_last_line_is_cut(tmp_path):
 
 
 def test_a_raw_file_is_utf_8_whatever_the_locale(tmp_path):
-    """Under an ASCII locale (no UTF-8 mode) a question with ½ is still written, as UTF-8, and read back."""
+    """A run resumed under an ASCII locale (no UTF-8 mode) appends a question with ½ to a raw file begun
+    under UTF-8, and reads both back."""
     import os
     import subprocess
     import sys
@@ -96,13 +97,15 @@ def test_a_raw_file_is_utf_8_whatever_the_locale(tmp_path):
     import s2lpo_cli
 
     path = tmp_path / "b_raw.jsonl"
+    append_records(path, [{"id": "q1", "question": "½", "answer": "1", "responses": [{"text": "½"}]}])
     code = (
-        "import sys; from pathlib import Path; from s2lpo_cli.evaluation.raw import append_records, read_raw; "
-        "p = Path(sys.argv[1]); append_records(p, [{'id': 'q', 'question': '\\u00bd', 'answer': '1', "
-        "'responses': [{'text': '\\u00bd'}]}]); print(read_raw(p)[0]['question'] == '\\u00bd')"
+        "import sys; from pathlib import Path; from s2lpo_cli.evaluation.raw import append_records, finished_ids; "
+        "p = Path(sys.argv[1]); append_records(p, [{'id': 'q2', 'question': '\\u00bd', 'answer': '1', "
+        "'responses': [{'text': '\\u00bd'}]}]); print(sorted(finished_ids(p)))"
     )
     env = {**os.environ, "LC_ALL": "POSIX", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0",
            "PYTHONPATH": str(Path(s2lpo_cli.__file__).parents[1])}
     done = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "True\n" and "½" in path.read_text(encoding="utf-8")
+    assert done.stdout == "['q1', 'q2']\n"
+    assert [r["question"] for r in read_raw(path)] == ["½", "½"]
