@@ -95,6 +95,20 @@ def _differences(old: dict, new: dict) -> list[str]:
     ]
 
 
+def _delete_shards(folder: Path) -> None:
+    """Delete an old setup's shards before `--force` starts over. A failure stops the run: shards left
+    behind would be resumed as rollouts of the new setup."""
+    try:
+        shutil.rmtree(folder)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UserError(
+            f"{folder}: cannot delete the rollouts of the old setup ({exc}); delete the folder by hand "
+            "or choose another --output"
+        ) from None
+
+
 class RolloutStore:
     """A rollout folder. `open` reads a finished or partial store; `prepare` starts or resumes one."""
 
@@ -138,7 +152,7 @@ class RolloutStore:
                 )
             if not differences:
                 return existing
-            shutil.rmtree(path / SHARDS, ignore_errors=True)
+            _delete_shards(path / SHARDS)
             (path / MANIFEST).unlink()
         elif path.is_dir() and any(path.iterdir()):
             raise UserError(

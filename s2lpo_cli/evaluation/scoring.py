@@ -80,11 +80,11 @@ def score_raw_file(
     scored_path: Path,
     grader: Grader,
     pass_ks: list[int],
-    progress: ProgressSink | None = None,
-    label: str = "grading",
-    answer_type: str = "latex",
+    progress: ProgressSink | None,
+    label: str,
+    answer_type: str,
 ) -> dict[str, Any]:
-    """Grade a raw file, write `<bench>.jsonl` atomically, return the metrics."""
+    """Grade a raw file, write `<bench>.jsonl` atomically, return the metrics (`label`: the progress bar's)."""
     scored, metrics = score_records(
         read_raw(raw_path), grader, pass_ks, progress or NoProgress(), label, answer_type, str(raw_path)
     )

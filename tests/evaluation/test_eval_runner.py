@@ -180,7 +180,7 @@ class RecordsPrompts(ScriptedEngine):
 @pytest.mark.parametrize(("instruction", "expected"), [
     (None, "Please reason step by step, and put your final answer within \\boxed{}."),  # a file's default
     ("Put the final answer in \\boxed{}.", "Put the final answer in \\boxed{}."),
-])
+], ids=["file_default", "the_runs_own"])  # ids without backslashes: mutmut's fork server finds them by name
 def test_every_question_is_asked_with_the_runs_instruction(tmp_path, bench_file, grader, instruction, expected):
     settings = settings_for(bench_file, instruction=instruction)
     rows = load_benchmark_file(bench_file)

@@ -4,7 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from s2lpo_cli.data.rollout_store import COLUMNS, RolloutStore, StoredResponse
+from s2lpo_cli.data.rollout_store import COLUMNS, RolloutStore, StoredResponse, schema
 from s2lpo_cli.errors import UserError
 
 IDENTITY = {
@@ -82,7 +82,10 @@ def test_same_identity_resumes_other_identity_is_refused(tmp_path):
     assert again.existing_shards() == [0]
     other = {**IDENTITY, "explorer": "other/explorer", "sampling": {"temperature": 0.6, "top_p": 1.0}}
     with pytest.raises(
-        UserError, match=r"explorer: stored 'tiny_models/explorer', now 'other/explorer'.*--force"
+        UserError,
+        match=r"explorer: stored 'tiny_models/explorer', now 'other/explorer'; sampling: stored \{'temperature': "
+        r"1\.0, 'top_p': 1\.0\}, now \{'temperature': 0\.6, 'top_p': 1\.0\}\); choose another --output, or pass "
+        r"--force to delete them and start over$",
     ):
         RolloutStore.prepare(tmp_path / "r", other)
     with pytest.raises(UserError, match="tokenizer_hash"):
@@ -114,3 +117,46 @@ def test_interrupted_shard_write_leaves_no_shard(tmp_path):
     assert store.existing_shards() == []
     store.remove_partial_files()
     assert list((tmp_path / "r" / "shards").iterdir()) == []
+
+
+def test_a_new_store_is_empty_and_marked_incomplete(tmp_path):
+    store = RolloutStore.prepare(tmp_path / "r", IDENTITY)
+    written = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert written == {**IDENTITY, "format": 1, "complete": False, "counts": None}
+    assert not RolloutStore.open(tmp_path / "r").complete
+    assert store.responses() == [] and store.responses_by_prompt() == {}
+    assert store.table().schema == schema() and store.table().num_rows == 0
+
+
+def test_a_manifest_that_is_not_json_or_of_another_format_is_refused(tmp_path):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text("{")
+    with pytest.raises(UserError, match=r"manifest\.json: not valid JSON \(Expecting property name"):
+        RolloutStore.open(tmp_path)
+    manifest.write_text('{"format": 2}')
+    with pytest.raises(UserError, match=r"manifest\.json: rollout store format 2, expected 1$"):
+        RolloutStore.open(tmp_path)
+
+
+def test_force_starts_over_when_the_shards_folder_is_gone(tmp_path):
+    RolloutStore.prepare(tmp_path / "r", IDENTITY).write_shard(0, [_row("a", 0)])
+    (tmp_path / "r" / "shards" / "part-00000.parquet").unlink()
+    (tmp_path / "r" / "shards").rmdir()
+    forced = RolloutStore.prepare(tmp_path / "r", {**IDENTITY, "seed": 1}, force=True)
+    assert forced.existing_shards() == [] and forced.manifest["seed"] == 1
+
+
+def test_force_stops_when_the_old_shards_cannot_be_deleted(tmp_path):
+    """A shards folder linked elsewhere cannot be removed by rmtree: its shards, of the old setup, must
+    not be resumed under the new setup's manifest."""
+    RolloutStore.prepare(tmp_path / "r", IDENTITY).write_shard(0, [_row("a", 0)])
+    (tmp_path / "r" / "shards").rename(tmp_path / "elsewhere")
+    (tmp_path / "r" / "shards").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(
+        UserError,
+        match=r"r/shards: cannot delete the rollouts of the old setup \(.*symbolic link\); delete the folder "
+        "by hand or choose another --output$",
+    ):
+        RolloutStore.prepare(tmp_path / "r", {**IDENTITY, "seed": 1}, force=True)
+    kept = RolloutStore.open(tmp_path / "r")
+    assert kept.manifest["seed"] == 0 and kept.existing_shards() == [0]
