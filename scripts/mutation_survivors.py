@@ -30,10 +30,29 @@ def verdicts() -> list[tuple[str, str, Path]]:
     return out
 
 
+COLUMNS = ("killed", "timeout", "survived", "suspicious", "no tests", "not checked")
+
+
+def module_table(found: list[tuple[str, str, Path]]) -> list[str]:
+    """A markdown table of the verdicts per source file; the score is killed and timeouts over those run."""
+    by_file: dict[Path, Counter] = {}
+    for _, status, path in found:
+        by_file.setdefault(path, Counter())[status] += 1
+    lines = ["| module | mutants | " + " | ".join(COLUMNS) + " | score |", "|---" * (len(COLUMNS) + 3) + "|"]
+    for path in sorted(by_file):
+        counts = by_file[path]
+        run = counts["killed"] + counts["timeout"] + counts["survived"] + counts["suspicious"]
+        score = f"{100 * (counts['killed'] + counts['timeout']) / run:.1f} %" if run else "-"
+        cells = [str(counts[column]) for column in COLUMNS]
+        lines.append(f"| `{path.as_posix()}` | {counts.total()} | " + " | ".join(cells) + f" | {score} |")
+    return lines
+
+
 def main(target: str) -> int:
     found = verdicts()
     counts = Counter(status for _, status, _ in found)
     lines = ["mutmut verdicts: " + ", ".join(f"{status} {n}" for status, n in sorted(counts.items())), ""]
+    lines += [*module_table(found), ""]
     for name, status, path in found:
         if status in SHOWN:
             lines += [f"## {name}: {status}", get_diff_for_mutant(name, path=path), ""]
