@@ -1,6 +1,7 @@
 """The documented policy for math-verify's known false results (docs/grading-policy.md)."""
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from math_verify import verify
@@ -44,6 +45,17 @@ def test_distinct_exact_numbers_are_not_equal(gold, pred):
 )
 def test_equal_values_stay_equal(gold, pred):
     assert judged(gold, pred) is True
+
+
+@pytest.mark.parametrize("gold,pred", [("x+1", "y+1"), ("(1, 2)", "1 < x < 2")])
+def test_variables_matter_and_an_interval_is_not_an_inequality(gold, pred):
+    assert judged(gold, pred) is False  # math-verify's strict mode, no set-relation comparison
+
+
+def test_parsing_and_comparing_work_off_the_main_thread():
+    # math-verify's own timeouts use signal.alarm, which works only in the main thread: they are switched off
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(judged, "\\frac{1}{2}", "0.5").result() is True
 
 
 def test_rounding_rule_has_limits():
