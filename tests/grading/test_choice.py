@@ -97,3 +97,31 @@ def test_no_answer_at_all():
     for response in ("I am not sure.", "", "<think>it could be B"):
         grade = grade_choice(response, "B", CHOICES)
         assert not grade.correct and grade.extracted is None and grade.status == "no_answer"
+
+
+MONEY = {"A": "$5", "B": "$10", "C": "$15"}
+
+
+@pytest.mark.parametrize(
+    "answer, choices, label",
+    [  # what `_plain` takes off an answer before it is read (the docstring's list), and what it leaves
+        ("$B$", CHOICES, "B"),
+        ("\\(B\\)", CHOICES, "B"),
+        ("**B**", CHOICES, "B"),
+        ('"B"', CHOICES, "B"),
+        ("`B`", CHOICES, "B"),
+        ("B '.", CHOICES, "B"),  # a stray quote and the final period leave the bare letter
+        (".B", CHOICES, None),  # only a final period goes
+        ("B $$", CHOICES, None),  # an empty pair of delimiters stays: a bare letter with other text
+        ("B **", CHOICES, None),
+        ("ice-cream", CHOICES, "B"),  # punctuation inside a choice's text is a space
+        ("ICE CREAM", CHOICES, "B"),
+        ("$10", MONEY, "B"),  # a `$` that opens no `$...$` span stays
+        ("$10$", MONEY, "B"),
+        ("BOX", {"A": "fox", "B": "box"}, "B"),  # an answer that ends in X keeps its X
+        ("XENON", {"A": "argon", "B": "xenon"}, "B"),  # ... and starts with one
+        ("???", {"A": "cat", "B": "dog", "C": "—"}, None),  # all punctuation is no text, not the text "—"
+    ],
+)
+def test_decorations_around_an_answer(answer, choices, label):
+    assert choice_of(answer, choices) == label

@@ -1,6 +1,6 @@
 import pytest
 
-from s2lpo_cli.grading.metrics import QuestionResult, benchmark_metrics, reported_ks
+from s2lpo_cli.grading.metrics import QuestionResult, benchmark_metrics, core_metrics, reported_ks
 
 
 def q(correct, lengths=None, finish=None, statuses=None, **groups):
@@ -39,3 +39,18 @@ def test_metrics_by_hand():
 
 def test_no_breakdown_without_groups():
     assert benchmark_metrics([q([True])])["breakdown"] == {}
+
+
+def test_the_ks_asked_for_the_sample_count_and_grading_errors():
+    questions = [q([True, False, True, False], statuses=["ok", "error", "ok", "no_answer"], subject="Algebra")]
+    m = benchmark_metrics(questions, ks=[1])  # n = 4, c = 2: pass@1 = 1/2, pass@4 = 1; no pass@2 (not asked for)
+    assert m["pass@k"] == pytest.approx({"1": 0.5, "4": 1.0})
+    assert m["breakdown"]["subject"]["Algebra"]["pass@k"] == pytest.approx({"1": 0.5, "4": 1.0})
+    assert m["grading_errors"] == 1 and m["no_answer_rate"] == pytest.approx(0.25)
+
+
+def test_nothing_to_score_is_refused():
+    with pytest.raises(ValueError, match="^no questions to score$"):
+        core_metrics([])
+    with pytest.raises(ValueError, match="^every question needs at least one response$"):
+        core_metrics([q([True]), q([])])

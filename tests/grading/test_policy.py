@@ -1,13 +1,15 @@
 """The documented policy for math-verify's known false results (docs/grading-policy.md)."""
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from math_verify import verify
+from sympy import Rational
 
 from s2lpo_cli.grading.equivalence import equivalent, parse_boxed
 from s2lpo_cli.grading.extract import extract_answer
-from s2lpo_cli.grading.policy import parse_gold, verdict
+from s2lpo_cli.grading.policy import Gold, parse_gold, sequence_text, verdict
 
 logging.getLogger("math_verify").setLevel(logging.ERROR)
 
@@ -43,6 +45,17 @@ def test_distinct_exact_numbers_are_not_equal(gold, pred):
 )
 def test_equal_values_stay_equal(gold, pred):
     assert judged(gold, pred) is True
+
+
+@pytest.mark.parametrize("gold,pred", [("x+1", "y+1"), ("(1, 2)", "1 < x < 2")])
+def test_variables_matter_and_an_interval_is_not_an_inequality(gold, pred):
+    assert judged(gold, pred) is False  # math-verify's strict mode, no set-relation comparison
+
+
+def test_parsing_and_comparing_work_off_the_main_thread():
+    # math-verify's own timeouts use signal.alarm, which works only in the main thread: they are switched off
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(judged, "\\frac{1}{2}", "0.5").result() is True
 
 
 def test_rounding_rule_has_limits():
@@ -117,6 +130,24 @@ def test_a_percent_gold_rejects_other_values(pred):
     assert graded("10\\%", pred) is False  # 0.1\% is in percent: 0.1 percent, not 10
 
 
+@pytest.mark.parametrize(
+    "gold,pred",
+    [
+        ("\\{3\\}", "(3)"),  # a number in brackets is not an ordered pair
+        ("[1, 2)", "\\{1\\} \\cup (1, 2)"),  # a union that opens with a set is not a set
+    ],
+)
+def test_only_a_parsed_pair_or_set_counts_as_one(gold, pred):
+    assert graded(gold, pred) is True
+
+
+def test_a_gold_answers_fraction_reading():
+    assert parse_gold("28") == Gold(text="28", parsed=parse_boxed("28"), fraction=None)
+    assert parse_gold("\\%") == Gold(text="\\%", parsed=[], fraction=None)  # no number: nothing to read
+    gold = parse_gold("28 percent")
+    assert gold.text == "28\\%" and gold.fraction[0] == Rational(7, 25)
+
+
 def test_percent_in_the_answer_only():
     assert graded("28", "28\\%") is True  # as in v1: the sign in a bare answer is dropped
     assert graded("0.28", "28\\%") is False  # a gold without percent has no fraction reading
@@ -135,6 +166,18 @@ def test_percent_in_the_answer_only():
 )
 def test_sequences_with_an_ellipsis_are_compared_as_text(gold, pred, expected):
     assert graded(gold, pred) is expected
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("1, 2, \\ldots, n", "1,2,...,n"),
+        ("\\left(1,\\ 2, \\dots\\right)", "(1,2,...)"),
+        ("1,\\;4,~9, …", "1,4,9,..."),
+    ],
+)
+def test_sequence_text_by_hand(text, expected):
+    assert sequence_text(text) == expected
 
 
 def test_ellipsis_false_positive_of_math_verify():
