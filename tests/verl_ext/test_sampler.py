@@ -7,13 +7,15 @@ there (prompt status tags, one `{uid}_{session}_{index}` trajectory tag per sess
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from s2lpo_cli.recipe import load_recipe
-from s2lpo_cli.schedule import step_plan
+from s2lpo_cli.schedule import PhysicalStep, step_plan
 from s2lpo_cli.verl_ext.command import VerlPaths, verl_overrides
+from s2lpo_cli.verl_ext.sampler import GroupPlanError, check_step, group_counts
 
 from .conftest import compose_verl, replay_buffer
 
@@ -95,5 +97,43 @@ def test_split_mode_checks_each_phase_against_its_own_group(tq_store):
     assert metrics["s2lpo/explorer_responses"] == PROMPTS * 6 and metrics["s2lpo/target_responses"] == 0
     for i in range(PROMPTS):
         tq_store.add_group(f"t{i}", 3, range(8))  # all G sessions ran: 5 beyond the target phase's 3
-    with pytest.raises(GroupPlanError, match="5 other"):
+    with pytest.raises(GroupPlanError, match=r"uid t0: 0 explorer, 3 target, 5 other\)"):
         _buffer(recipe).sample(global_steps=3, partition_id="train", batch_size=PROMPTS)
+
+
+# verl's uids are uuid4 strings; these hold underscores to show that only the last two parts of a key are
+# the session and the index
+MIXED_2_1 = PhysicalStep(step=2, phase="mixed", explorer=2, target=1)
+
+
+def _keys(uid: str, sessions) -> list[str]:
+    return [f"{uid}_{s}_0" for s in sessions]
+
+
+def test_group_counts_by_session_number():
+    keys = _keys("p_a", [0, 1, 2]) + _keys("p_b", [0, 1, 2, 3, 5])
+    assert group_counts(keys, MIXED_2_1) == {"p_a": (2, 1, 0), "p_b": (2, 1, 2)}
+
+
+def test_check_step_names_the_first_off_plan_group_or_the_missing_ones():
+    keys = _keys("p_a", [0, 1, 2]) + _keys("p_b", [0, 1, 2, 3])
+    with pytest.raises(GroupPlanError, match=re.escape(
+            "global step 7 (logical step 2, mixed): the plan is 2 prompt groups of 2 explorer + 1 target responses, "
+            "verl sampled 2 groups, 1 of them off plan (e.g. uid p_b: 2 explorer, 1 target, 1 other). An agent-loop "
+            "session failed or produced no output; see the agent-loop worker log")):
+        check_step(keys, [{}] * len(keys), MIXED_2_1, 7, 2)
+    with pytest.raises(GroupPlanError, match=re.escape(
+            "verl sampled 1 groups, 0 of them off plan (e.g. uid -: 0 explorer, 0 target, 0 other). An agent-loop")):
+        check_step(keys[:3], [{}] * 3, MIXED_2_1, 7, 2)
+
+
+def test_check_step_metrics_by_hand():
+    """Explorer sessions 0 and 1: 10 + 20 + 5 + 0 tokens (a tag without response_len counts none); target: 30 + 7."""
+    keys = _keys("p_a", [0, 1, 2]) + _keys("p_b", [0, 1, 2])
+    tags = [{"response_len": 10}, {"response_len": 20}, {"response_len": 30}, {"response_len": 5}, {},
+            {"response_len": 7}]
+    assert check_step(keys, tags, MIXED_2_1, 7, 2) == {
+        "s2lpo/groups": 2.0, "s2lpo/explorer_per_group": 2.0, "s2lpo/target_per_group": 1.0,
+        "s2lpo/explorer_responses": 4.0, "s2lpo/target_responses": 2.0,
+        "s2lpo/explorer_response_tokens": 35.0, "s2lpo/target_response_tokens": 37.0,
+    }
