@@ -161,10 +161,11 @@ def test_compute_score_grades_on_this_processs_pool_sized_to_the_node(monkeypatc
     assert asyncio.run(reward.compute_score("synthetic", "7", "8"))["score"] == 0.0
     assert reward.shared_pool(1).grader.n_workers == 8
     monkeypatch.setattr(reward, "_pool", None)
+    monkeypatch.setattr(reward, "GRADE_TIMEOUT_S", 60.0)  # as a test on a busy machine sets it: the pool takes it
     result = asyncio.run(reward.compute_score("synthetic", "89", 89, None, reward_workers_per_node=4))
     assert result == {"score": 1.0, "acc": 1.0, "no_answer": 0.0, "timeout": 0.0}  # the gold 89 graded as "89"
     pool = reward.shared_pool(1)
-    assert (pool.grader.n_workers, pool.grader.timeout_s, pool.grader.batches) == (2, 5.0, [[("89", "89")]])
+    assert (pool.grader.n_workers, pool.grader.timeout_s, pool.grader.batches) == (2, 60.0, [[("89", "89")]])
     assert reward.shared_pool(5) is pool  # one pool per process, whatever a later call asks
     monkeypatch.setattr(reward.os, "getpid", lambda: -1)  # a forked child: its own pool
     child = reward.shared_pool(5)
