@@ -58,6 +58,7 @@ def test_pool_is_the_nodes_cpus_shared_among_its_reward_workers():
     from s2lpo_cli.verl_ext.reward import pool_size
 
     assert pool_size(8, cpus=128) == 16 and pool_size(8, cpus=4) == 1 and pool_size(0, cpus=4) == 4
+    assert pool_size(3, cpus=8) == 2  # whole processes: 8 CPUs among 3 workers leave 2 each
     two_nodes = load_recipe("4b_8b", ["engine.nodes=2", "engine.overrides={reward.num_workers: 6}"])
     cfg = compose_verl(verl_overrides(two_nodes, VerlPaths.for_run("/RUN")))
     assert cfg.reward.custom_reward_function.reward_kwargs.reward_workers_per_node == 3 and cfg.reward.num_workers == 6
