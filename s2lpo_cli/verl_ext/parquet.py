@@ -66,8 +66,8 @@ BANK_SCHEMA = pa.schema(
 
 
 def data_source_name(recipe: Recipe) -> str:
-    train = recipe.data.train
-    return Path(train).stem if ("/" in train or "." in train) else train
+    """The training set's name: a registered name as is, a file's name without its suffix."""
+    return Path(recipe.data.train).stem
 
 
 def verl_record(

@@ -274,8 +274,64 @@ def test_a_slow_bank_read_does_not_stall_the_workers_event_loop(verl_run, monkey
 
 def test_row_served_at_another_step_is_refused(verl_run):
     _, _, worker, _, dataset, _ = verl_run["mixed"]
-    with pytest.raises(RuntimeError, match="planned for global step 2"):
+    with pytest.raises(RuntimeError, match=r"row 8 was planned for global step 2 but verl serves it at step 3; the "
+                       r"training parquet must be read in order \(data.shuffle=false, one pass\)"):
         _drive(worker, dataset[8], global_steps=3, uid="x", n=1, postprocess=False)
+
+
+def _session(worker, item: dict, global_steps: int, session_id: int, presence_penalty: float | None = None):
+    """One session of a fresh loop (the recipe's presence penalty unless given) on this row."""
+    from omegaconf import OmegaConf
+
+    entry = OmegaConf.load(worker.rollout_config.agent.agent_loop_config_path)[0]
+    if presence_penalty is not None:
+        entry.presence_penalty = presence_penalty
+    kwargs = {**{k: v for k, v in item.items() if k not in ("agent_name", "__rollout_n__")}, "uid": "u",
+              "global_steps": global_steps, "session_id": session_id}
+
+    async def run():  # the loop binds the running event loop when built
+        return await _instantiate(worker, entry).run(dict(SAMPLING), **kwargs)
+
+    return asyncio.run(run())
+
+
+def test_an_explorer_slot_has_the_fields_of_verls_single_turn_output(verl_run):
+    """Step 2 of tiny (mixed): G_w = 6 explorer slots, then 2 target slots. The explorer output is stamped with
+    the weights version 1 (= step - 1) that verl gives the step's own samples, and otherwise matches a target one."""
+    _, _, worker, _, dataset, _ = verl_run["mixed"]
+    explorer, target = _session(worker, dataset[8], 2, 0), _session(worker, dataset[8], 2, 6)
+    assert explorer.response_mask == [1] * len(explorer.response_ids) and len(explorer.response_ids) > 1
+    assert explorer.extra_fields == {"turn_scores": [], "tool_rewards": [], "s2lpo_source": "explorer",
+                                     "global_steps": 1, "min_global_steps": 1, "max_global_steps": 1}
+    fields = ("num_turns", "multi_modal_data", "mm_processor_kwargs", "routed_experts")
+    assert [getattr(explorer, f) for f in fields] == [getattr(target, f) for f in fields] == [2, {}, {}, None]
+    assert {"turn_scores", "tool_rewards", "s2lpo_source"} <= set(target.extra_fields)
+
+
+def test_the_target_slots_get_the_presence_penalty_only_when_set(verl_run):
+    _, _, worker, server, dataset, _ = verl_run["mixed"]
+    server.calls.clear()
+    _session(worker, dataset[8], 2, 6, presence_penalty=1.5)
+    _session(worker, dataset[8], 2, 7)  # tiny's rollout.presence_penalty: 0.0
+    assert server.calls[0]["presence_penalty"] == 1.5 and "presence_penalty" not in server.calls[1]
+
+
+def test_slots_and_steps_outside_the_plan_are_refused_with_the_reason(verl_run):
+    _, _, worker, server, dataset, _ = verl_run["mixed"]  # tiny mixed: 8 physical steps, step 2 is 6 + 2
+    with pytest.raises(RuntimeError, match=r"^row 8: session 8 is beyond global step 2's group of 8 \(6 explorer "
+                       r"\+ 2 target\); verl did not honour the row's __rollout_n__ \(s2lpo needs verl 0.9.1's V1 "
+                       r"agent-loop worker\)$"):
+        _session(worker, dataset[8], 2, 8)
+    short = {**dataset[8], "extra_info": {**dataset[8]["extra_info"], "explorer": dataset[8]["extra_info"]["explorer"][:2]}}
+    with pytest.raises(RuntimeError, match=r"^row 8 plans 2 explorer responses, slot 2 needs more$"):
+        _session(worker, short, 2, 2)
+    from omegaconf import OmegaConf
+
+    loop = _instantiate(worker, OmegaConf.load(worker.rollout_config.agent.agent_loop_config_path)[0])
+    assert (loop.physical_step(1), loop.physical_step(8)) == (loop.plan[0], loop.plan[7])
+    for outside in (0, 9):
+        with pytest.raises(ValueError, match=rf"^global step {outside} is outside the run's 8 physical steps$"):
+            loop.physical_step(outside)
 
 
 @pytest.mark.slow

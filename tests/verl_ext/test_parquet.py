@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from s2lpo_cli.errors import UserError
+from s2lpo_cli.recipe import load_recipe
 from s2lpo_cli.schedule import explorer_count, step_plan
 from s2lpo_cli.verl_ext.command import AGENT_NAME, VerlPaths, verl_overrides
 from s2lpo_cli.verl_ext.draws import layout, plan_draws
@@ -111,3 +112,87 @@ def test_schema_validation_names_file_row_and_field(tiny_models, tmp_path):
                    tmp_path / "zero.parquet")
     with pytest.raises(UserError, match=r"zero.parquet: row 1: __rollout_n__ must be the step's group size"):
         validate_verl_parquet(tmp_path / "zero.parquet", train=True)
+
+
+def _hand_recipe(train: str):
+    return load_recipe("4b_8b", [f"data.train={train}", "data.prompt.instruction=Box it.",
+                                 "data.prompt.system=Be brief.", "schedule.total_steps=2", "schedule.anneal_steps=1",
+                                 "schedule.mode=split"])
+
+
+def test_train_and_val_rows_by_hand():
+    """Split mode, G = 16, N = 1: global step 1 is the explorer phase of logical step 1 (16 explorer sessions);
+    a row's own data_source wins over the training set's name."""
+    from s2lpo_cli.data.rows import Row
+    from s2lpo_cli.verl_ext.draws import PlannedRow
+
+    recipe = _hand_recipe("/data/sets/deepmath.jsonl")
+    own, plain = Row("1", " q1 ", "a1", extra={"data_source": "olympiads"}), Row("2", "q2", "a2")
+    assert step_plan(recipe)[0].group_size == 16
+    first, second = train_table([PlannedRow(1, own, (3, 1)), PlannedRow(1, plain, ())], recipe).to_pylist()
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "q1\nBox it."}]
+    assert first == {"data_source": "olympiads", "prompt": messages, "ability": "math",
+                     "reward_model": {"style": "rule", "ground_truth": "a1"},
+                     "extra_info": {"split": "train", "index": 0, "prompt_id": own.prompt_id, "step": 1, "explorer": [3, 1]},
+                     "agent_name": AGENT_NAME, "__rollout_n__": 16}
+    assert second["data_source"] == "deepmath" and second["extra_info"]["index"] == 1
+    (val,) = val_table([plain], recipe).to_pylist()
+    assert val == {"data_source": "deepmath",
+                   "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "q2\nBox it."}],
+                   "ability": "math", "reward_model": {"style": "rule", "ground_truth": "a2"},
+                   "extra_info": {"split": "val", "index": 0, "prompt_id": plain.prompt_id, "step": 0, "explorer": []}}
+
+
+@pytest.mark.parametrize(("train", "name"), [("dapo17k", "dapo17k"), ("train.jsonl", "train"),
+                                             ("/data/deepmath", "deepmath"), ("/data/sets/deepmath.parquet", "deepmath")])
+def test_a_rows_data_source_defaults_to_the_training_sets_name(train, name):
+    from s2lpo_cli.verl_ext.parquet import data_source_name
+
+    assert data_source_name(_hand_recipe(train)) == name
+
+
+def _valid(**changes) -> dict:
+    """A training row verl and the agent loop accept; `changes` replace whole columns."""
+    record = {"data_source": "s", "prompt": [{"role": "user", "content": "q"}], "ability": "math",
+              "reward_model": {"style": "rule", "ground_truth": "1"},
+              "extra_info": {"split": "train", "index": 0, "prompt_id": "p", "step": 1, "explorer": []},
+              "agent_name": AGENT_NAME, "__rollout_n__": 1}  # a group of one: split mode's last explorer phase
+    return {**record, **changes}
+
+
+def _write_rows(path, rows, schema=None):
+    from s2lpo_cli.verl_ext.parquet import TRAIN_SCHEMA
+
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema or TRAIN_SCHEMA), path)
+    return path
+
+
+def test_schema_validation_names_each_problem(tmp_path):
+    import re
+
+    from s2lpo_cli.verl_ext.parquet import TRAIN_SCHEMA, VAL_SCHEMA
+
+    def refused(rows, message, *, train=True, schema=None):
+        path = _write_rows(tmp_path / "t.parquet", rows, schema)
+        with pytest.raises(UserError, match="^" + re.escape(f"{path}: {message}") + "$"):
+            validate_verl_parquet(path, train=train)
+
+    assert validate_verl_parquet(_write_rows(tmp_path / "ok.parquet", [_valid()]), train=True) == 1
+    info = _valid()["extra_info"]
+    refused([_valid(), _valid(prompt=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}])],
+            "row 2: prompt must end with a non-empty user message")
+    refused([_valid(prompt=[{"role": "user", "content": ""}])], "row 1: prompt must end with a non-empty user message")
+    refused([_valid(reward_model={"style": "rule", "ground_truth": ""})],
+            "row 1: reward_model needs style 'rule' and a non-empty ground_truth")
+    refused([_valid(), _valid()], "row 2: extra_info.index 0 is not unique")
+    refused([_valid(extra_info={**info, "step": 0})], "row 1: extra_info.step must be a global step >= 1")
+    refused([], "holds no rows")
+    no_rollout_n = pa.schema([f for f in TRAIN_SCHEMA if f.name != "__rollout_n__"])
+    refused([{k: v for k, v in _valid().items() if k != "__rollout_n__"}],
+            "column '__rollout_n__' is missing (verl's RL schema needs it)", schema=no_rollout_n)
+    int_ability = pa.schema([pa.field("ability", pa.int64()) if f.name == "ability" else f for f in VAL_SCHEMA])
+    refused([{**{k: v for k, v in _valid().items() if k in VAL_SCHEMA.names}, "ability": 1}],
+            "column 'ability' has type int64, expected string", train=False, schema=int_ability)
+    (tmp_path / "text.parquet").write_text("not parquet")
+    with pytest.raises(UserError, match="^" + re.escape(f"{tmp_path / 'text.parquet'}: not a readable parquet file (")):
+        validate_verl_parquet(tmp_path / "text.parquet", train=True)

@@ -58,6 +58,7 @@ def test_pool_is_the_nodes_cpus_shared_among_its_reward_workers():
     from s2lpo_cli.verl_ext.reward import pool_size
 
     assert pool_size(8, cpus=128) == 16 and pool_size(8, cpus=4) == 1 and pool_size(0, cpus=4) == 4
+    assert pool_size(3, cpus=8) == 2  # whole processes: 8 CPUs among 3 workers leave 2 each
     two_nodes = load_recipe("4b_8b", ["engine.nodes=2", "engine.overrides={reward.num_workers: 6}"])
     cfg = compose_verl(verl_overrides(two_nodes, VerlPaths.for_run("/RUN")))
     assert cfg.reward.custom_reward_function.reward_kwargs.reward_workers_per_node == 3 and cfg.reward.num_workers == 6
@@ -108,3 +109,65 @@ def test_reward_benchmark_counts_timeouts_apart_from_disagreements():
         "regraded_agree": 1,  # x^2 graded alone is right, as the path that did not time out said
         "verdicts_differ": 1,  # 88 vs 89: both paths graded it, and they disagree
     }
+
+
+class FakeGrader:
+    """Grader's interface without worker processes: right when the response is the gold; "boom" raises."""
+
+    def __init__(self, workers: int, timeout_s: float) -> None:
+        self.n_workers, self.timeout_s, self.batches = workers, timeout_s, []
+
+    def grade(self, pairs):
+        from s2lpo_cli.grading.grader import Grade
+
+        self.batches.append(list(pairs))
+        if any(response == "boom" for response, _ in pairs):
+            raise RuntimeError("a grading worker died")
+        return [Grade(response == gold, response, "ok") for response, gold in pairs]
+
+
+def test_score_keeps_no_answer_and_timeout_apart():
+    from s2lpo_cli.grading.grader import Grade
+    from s2lpo_cli.verl_ext.reward import _score
+
+    assert _score(Grade(True, "1", "ok")) == {"score": 1.0, "acc": 1.0, "no_answer": 0.0, "timeout": 0.0}
+    assert _score(Grade(False, None, "no_answer")) == {"score": 0.0, "acc": 0.0, "no_answer": 1.0, "timeout": 0.0}
+    assert _score(Grade(False, "2", "timeout")) == {"score": 0.0, "acc": 0.0, "no_answer": 0.0, "timeout": 1.0}
+
+
+def test_a_failed_batch_reaches_each_of_its_callers_and_the_next_batch_is_graded(monkeypatch):
+    from s2lpo_cli.verl_ext import reward
+
+    monkeypatch.setattr(reward, "Grader", FakeGrader)
+    pool = reward.BatchGrader(3, 7.5)
+    assert (pool.grader.n_workers, pool.grader.timeout_s, pool._thread.daemon) == (3, 7.5, True)
+    with pool._wake:  # both calls arrive while the grading thread waits: one batch
+        failed = [pool.submit("boom", "1"), pool.submit("1", "1")]
+    for future in failed:
+        with pytest.raises(RuntimeError, match="a grading worker died"):
+            future.result(timeout=10)
+    assert pool.submit("2", "2").result(timeout=10).correct
+    assert pool.grader.batches == [[("boom", "1"), ("1", "1")], [("2", "2")]]
+
+
+def test_compute_score_grades_on_this_processs_pool_sized_to_the_node(monkeypatch):
+    """8 CPUs: one reward worker per node (verl's kwargs absent) gets 8 grading processes, 4 per node get 2."""
+    import asyncio
+
+    from s2lpo_cli.verl_ext import reward
+
+    monkeypatch.setattr(reward, "Grader", FakeGrader)
+    monkeypatch.setattr(reward, "_pool", None)
+    monkeypatch.setattr(reward, "default_workers", lambda: 8)
+    assert asyncio.run(reward.compute_score("synthetic", "7", "8"))["score"] == 0.0
+    assert reward.shared_pool(1).grader.n_workers == 8
+    monkeypatch.setattr(reward, "_pool", None)
+    monkeypatch.setattr(reward, "GRADE_TIMEOUT_S", 60.0)  # as a test on a busy machine sets it: the pool takes it
+    result = asyncio.run(reward.compute_score("synthetic", "89", 89, None, reward_workers_per_node=4))
+    assert result == {"score": 1.0, "acc": 1.0, "no_answer": 0.0, "timeout": 0.0}  # the gold 89 graded as "89"
+    pool = reward.shared_pool(1)
+    assert (pool.grader.n_workers, pool.grader.timeout_s, pool.grader.batches) == (2, 60.0, [[("89", "89")]])
+    assert reward.shared_pool(5) is pool  # one pool per process, whatever a later call asks
+    monkeypatch.setattr(reward.os, "getpid", lambda: -1)  # a forked child: its own pool
+    child = reward.shared_pool(5)
+    assert child is not pool and child.grader.n_workers == 5

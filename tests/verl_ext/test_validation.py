@@ -125,3 +125,81 @@ def test_validation_rows_take_the_sections_instruction(tiny_models, tmp_path):
     expected = read_rows(tiny_models / "data" / "heldout.jsonl", limit=6)
     assert [r["prompt"] for r in rows] == [build_messages(e.question, "Put the final answer in \\boxed{}.")
                                            for e in expected]
+
+
+def _two_benchmarks(tmp_path):
+    """4 steps (mixed), validated on the registered math500 and a file named like the registered aime24."""
+    (tmp_path / "aime24.jsonl").write_text('{"question": "1+1?", "answer": "2"}\n')
+    return load_recipe("4b_8b", ["schedule.total_steps=4", "schedule.anneal_steps=2", "schedule.mode=mixed",
+                                 f"validation.benchmarks=[math500,{tmp_path / 'aime24.jsonl'}]", f"output.run_dir={tmp_path}"])
+
+
+def test_val_rows_by_hand_timeouts_and_spec_versions(tmp_path):
+    """math500: 2 questions x k = 4, a timeout share of 0.375 -> 3 timed-out responses, registered spec version 1.
+    aime24 here is a file (no spec, whatever the registered name) and verl logged no timeout share for it."""
+    recipe = _two_benchmarks(tmp_path)
+    data = {"val-core/math500/acc/mean@4": 0.5, "val-aux/math500/timeout/mean@4": 0.375,
+            "val-core/aime24/acc/mean@4": 0.25, "val-aux/aime24/acc/best@4/mean": 0.9, "timing_s/testing": 2.0}
+    math500, aime24 = val_rows(3, data, recipe, {"math500": 2, "aime24": 3})
+    assert math500 == {"step": 3, "benchmark": "math500", "n_questions": 2, "k": 4, "pass@1": 0.5,
+                       "pass@k": {"1": 0.5}, "accuracy": 0.5, "mean_length": None, "truncated_rate": None,
+                       "timeouts": 3, "grading_rules_version": math500["grading_rules_version"],
+                       "spec_version": 1, "mode": "nothink", "seconds": None}
+    assert (aime24["benchmark"], aime24["n_questions"], aime24["pass@k"], aime24["timeouts"], aime24["spec_version"]) == (
+        "aime24", 3, {"1": 0.25}, None, None)
+    (unknown,) = val_rows(3, {"val-core/math500/acc/mean@4": 0.5, "val-aux/math500/timeout/mean@4": 0.375}, recipe, {})
+    assert (unknown["n_questions"], unknown["timeouts"]) == (None, None)  # no validation parquet: no count
+
+
+def test_convert_validation_orders_by_step_then_the_recipes_benchmarks_and_keeps_the_last_step(tmp_path):
+    recipe = _two_benchmarks(tmp_path)
+    paths = VerlPaths.for_run(tmp_path)
+    paths.root.mkdir(parents=True)
+
+    def val(**p1: float) -> dict:
+        return {f"val-core/{name}/acc/mean@4": value for name, value in p1.items()}
+
+    log = [{"step": 0, "data": val(extra=0.3, aime24=0.2, math500=0.1)},  # "extra": a benchmark the recipe no longer has
+           {"step": 1, "data": {"critic/score/mean": 0.5}},
+           {"step": 4, "data": val(math500=0.4)},  # the last of the 4 global steps
+           {"step": 5, "data": val(math500=0.9)}]  # beyond the plan: not this run's
+    paths.metrics.write_text("".join(json.dumps(x) + "\n" for x in log))
+    assert convert_validation(tmp_path, recipe) == 4
+    rows = [json.loads(line) for line in (tmp_path / "val.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["benchmark"], r["pass@1"]) for r in rows] == [
+        (0, "math500", 0.1), (0, "aime24", 0.2), (0, "extra", 0.3), (4, "math500", 0.4)]
+
+
+def test_convert_validation_without_validation_lines_writes_nothing(tmp_path):
+    recipe = _two_benchmarks(tmp_path)
+    paths = VerlPaths.for_run(tmp_path)
+    paths.root.mkdir(parents=True)
+    paths.metrics.write_text(json.dumps({"step": 1, "data": {"critic/score/mean": 0.5}}) + "\n")
+    assert convert_validation(tmp_path, recipe) == 0
+    assert not (tmp_path / "val.jsonl").exists()
+
+
+def test_validation_table_asks_a_registered_benchmark_with_its_own_instruction(tmp_path):
+    """commonsenseqa (registered, its letter-choice instruction) then a file (the default instruction), no system
+    message; each row's extra_info by hand: indexes 0 and 1 across benchmarks, step 0, no explorer draws."""
+    from s2lpo_cli.data.rows import prompt_id
+    from s2lpo_cli.prompting import DEFAULT_INSTRUCTION, build_messages
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "commonsenseqa.jsonl").write_text(json.dumps(
+        {"id": "q", "question": "Where do you keep money?", "answer": "A",
+         "choices": {"A": "bank", "B": "ice cream", "C": "library", "D": "a dog", "E": "park"}}) + "\n")
+    (tmp_path / "held.jsonl").write_text('{"question": "1+1?", "answer": "2"}\n')
+    recipe = load_recipe("4b_8b", [f"validation.benchmarks=[commonsenseqa,{tmp_path / 'held.jsonl'}]",
+                                   f"validation.data_dir={tmp_path / 'data'}"])
+    choice, held = validation_table(recipe).to_pylist()
+    assert choice["data_source"] == "commonsenseqa" and choice["ability"] == "math"
+    assert [m["role"] for m in choice["prompt"]] == ["user"]
+    assert "(A) bank" in choice["prompt"][0]["content"]
+    assert choice["prompt"][0]["content"].endswith("put the letter of the correct choice (A, B, C, D or E) within \\boxed{}.")
+    assert choice["reward_model"] == {"style": "rule", "ground_truth": "A"}
+    assert choice["extra_info"] == {"split": "val", "index": 0, "prompt_id": choice["extra_info"]["prompt_id"],
+                                    "step": 0, "explorer": []}
+    assert held == {"data_source": "held", "prompt": build_messages("1+1?", DEFAULT_INSTRUCTION), "ability": "math",
+                    "reward_model": {"style": "rule", "ground_truth": "2"},
+                    "extra_info": {"split": "val", "index": 1, "prompt_id": prompt_id("1+1?"), "step": 0, "explorer": []}}
