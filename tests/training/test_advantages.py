@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -36,8 +38,16 @@ def test_group_ids_need_not_be_contiguous():
 
 
 def test_shape_mismatch_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"rewards must be 1-D with one group id each, got \(3,\) and 2 ids"):
         grpo_advantages(torch.zeros(3), [0, 0])
+
+
+def test_integer_rewards_and_the_epsilon_by_hand():
+    """Rewards 1, 0 as integers: mean 0.5, unbiased std sqrt(0.5), advantages +-0.5 / (sqrt(0.5) + 1e-6)."""
+    out = grpo_advantages(torch.tensor([1, 0]), ["g", "g"])
+    expected = 0.5 / (math.sqrt(0.5) + 1e-6)  # 0.7071054..., 2.8e-6 below 0.5 / (sqrt(0.5) - 1e-6)
+    assert out.advantages.dtype == torch.float32
+    assert out.advantages.tolist() == pytest.approx([expected, -expected], rel=1e-7)
 
 
 def test_groups_with_signal_are_counted_per_family():

@@ -202,3 +202,46 @@ def test_resuming_forgets_the_validation_after_the_checkpoint(tmp_path):
     assert [r["step"] for r in _val(root)] == [0, 2]
     assert sorted(p.name for p in (root / "validation").iterdir()) == ["notes", "step_0000", "step_0002",
                                                                         "step_0004.tmp"]
+
+
+class _AlwaysTwo:
+    """Answers every question with \\boxed{2}; counts its generate() calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def generate(self, prompts, params, seeds=None):
+        from s2lpo_cli.engines.base import Completion, PromptOutput
+
+        self.calls += 1
+        return [PromptOutput(prompt_token_ids=[1], completions=[
+            Completion("The answer is \\boxed{2}.", [5, 6], [0.0, 0.0], "stop") for _ in range(params.n)])
+            for _ in prompts]
+
+
+def test_each_planned_benchmark_is_validated_once_into_its_own_row(tmp_path):
+    """Step 2 of a plan with benchmarks a and b, a already in val.jsonl: only b runs (one generate call), into
+    validation/step_0002/b/, and its row names step, benchmark, mode and its seconds; the console gets its line."""
+    from s2lpo_cli.grading.grader import Grader
+    from s2lpo_cli.run_folder import RunFolder
+    from s2lpo_cli.training.validation import Validation, row_line
+
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.jsonl").write_text(json.dumps({"id": "q1", "question": "1+1?", "answer": "2"}) + "\n")
+    recipe = load_recipe("tiny", [f"output.run_dir={tmp_path / 'run'}", "schedule.anneal_steps=2",
+                                  "schedule.total_steps=4", "validation.every=2", "validation.k=2",
+                                  f"validation.benchmarks=[{tmp_path / 'a.jsonl'},{tmp_path / 'b.jsonl'}]"])
+    said, engine = [], _AlwaysTwo()
+    with Grader(workers=1) as grader:
+        validation = Validation(recipe, RunFolder(tmp_path / "run"), grader, say=said.append)
+        validation.folder.root.mkdir()
+        validation.folder.val_path.write_text(json.dumps({"step": 2, "benchmark": "a"}) + "\n")
+        seconds = validation.validate(2, engine)
+    rows = _val(validation.folder.root)
+    assert engine.calls == 1 and rows[0] == {"step": 2, "benchmark": "a"}
+    assert [(r["step"], r["benchmark"], r["mode"], r["pass@1"], r["n_questions"]) for r in rows[1:]] == [
+        (2, "b", "nothink", 1.0, 1)]
+    assert 0 < rows[1]["seconds"] <= seconds < 60
+    assert said == [row_line(rows[1])]
+    assert (validation.folder.root / "validation" / "step_0002" / "b").is_dir()
+    assert not (validation.folder.root / "validation" / "step_0002" / "a").exists()
