@@ -27,6 +27,9 @@ def test_scalars_are_the_numbers_under_our_names_and_verls():
     assert scalars({"nonzero_adv_frac_by_family": {"add": 0.5, "chain": 0.25}}) == {
         "nonzero_adv_frac_by_family/add": 0.5, "nonzero_adv_frac_by_family/chain": 0.25}
     assert scalars({"nonzero_adv_frac_by_family": None}) == {}
+    # keys after a per-family, null or text value still count
+    assert scalars({"nonzero_adv_frac_by_family": {"add": 0.5}, "mode": "mixed", "kl": None, "g_w": 3}) == {
+        "nonzero_adv_frac_by_family/add": 0.5, "g_w": 3.0}
 
 
 def test_tensorboard_reads_back_each_step_of_the_records(tmp_path):
