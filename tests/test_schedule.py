@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s2lpo_cli.schedule import alpha, explorer_count, physical_steps, plan, plan_step
+from s2lpo_cli.schedule import PhysicalStep, alpha, explorer_count, physical_steps, plan, plan_step, step_plan
 
 
 def test_reference_numbers_g16_n8():
@@ -38,10 +38,37 @@ def test_split_mode_reproduces_reference_scripts():
 
 
 def test_unknown_mode_and_bad_step():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown mode 'interleaved'; use 'mixed' or 'split'"):
         plan_step(1, 8, 16, "interleaved")  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="step counts from 1, got 0"):
         alpha(0, 8)
+
+
+def test_physical_steps_by_hand_mixed_is_the_default():
+    # G=4, N=2: alpha 1, 0, 0
+    mixed = [PhysicalStep(1, "mixed", 4, 0), PhysicalStep(2, "mixed", 0, 4), PhysicalStep(3, "mixed", 0, 4)]
+    assert physical_steps(3, 2, 4) == mixed
+    assert plan_step(2, 2, 4).physical == (mixed[1],)
+
+
+def test_split_physical_steps_by_hand():
+    # G=4, N=5: alpha 1, 3/4, 1/2, 1/4, 0; G_w = 4, 3, 2, 1, 0 and the target step ceil((1 - alpha) * 4)
+    assert physical_steps(5, 5, 4, "split") == [
+        PhysicalStep(1, "explorer", 4, 0),
+        PhysicalStep(2, "explorer", 3, 0), PhysicalStep(2, "target", 0, 1),
+        PhysicalStep(3, "explorer", 2, 0), PhysicalStep(3, "target", 0, 2),
+        PhysicalStep(4, "explorer", 1, 0), PhysicalStep(4, "target", 0, 3),
+        PhysicalStep(5, "target", 0, 4),
+    ]
+
+
+def test_a_recipes_step_plan_is_its_schedule_flattened():
+    from s2lpo_cli.recipe import load_recipe
+
+    recipe = load_recipe("tiny", ["schedule.total_steps=3", "schedule.anneal_steps=2", "schedule.mode=split",
+                                  "rollout.group_size=4"])
+    assert step_plan(recipe) == [PhysicalStep(1, "explorer", 4, 0), PhysicalStep(2, "target", 0, 4),
+                                 PhysicalStep(3, "target", 0, 4)]
 
 
 @given(st.integers(2, 64), st.integers(0, 40), st.integers(1, 60))
