@@ -269,9 +269,10 @@ def test_a_slow_bank_read_does_not_stall_the_workers_event_loop(verl_run, monkey
 
     output = asyncio.run(main())
     assert output.extra_fields["s2lpo_source"] == "explorer"
-    # the loop kept running while the bank was read: a blocking read makes one gap of at least the 1 s sleep; the
-    # margin below it is for a loaded machine (at 0.5 s, make mutate at load 5-6 saw false failures)
-    assert sum(gaps) >= 1.0 and max(gaps) < 0.9
+    # the loop kept running while the bank was read: a blocking read makes one gap of at least the 1 s sleep. The
+    # margins are for a loaded machine: the ticker may start a few ms into the read (a sum of 0.9987 s was seen),
+    # and at a 0.5 s bound make mutate at load 5-6 saw false failures
+    assert sum(gaps) >= 0.9 and max(gaps) < 0.9
 
 
 def test_row_served_at_another_step_is_refused(verl_run):
