@@ -21,17 +21,22 @@ _LETTER = re.compile(r"^(?:\(([A-Za-z])\)|([A-Za-z])\s*[.:)])\s*(.*)$|^([A-Za-z]
 
 
 def _plain(text: str) -> str:
-    """Without LaTeX text commands, math delimiters, bold markers, quotes and a final period."""
-    text = _TEXT_CMD.sub(r"\1", text).strip()
-    for opener, closer in (("$", "$"), ("\\(", "\\)"), ("**", "**")):
-        if text.startswith(opener) and text.endswith(closer) and len(text) > len(opener) + len(closer):
-            text = text[len(opener):-len(closer)].strip()
-    return text.strip().strip("\"'`").rstrip(".").strip()
+    """Without LaTeX text commands, math delimiters, bold markers, quotes and final periods, in any nesting
+    (`**B**.`, `"B".`, `$B$.` are `B`)."""
+    text = _TEXT_CMD.sub(r"\1", text)
+    while True:
+        before = text
+        text = text.strip().strip("\"'`").rstrip(".").strip()
+        for opener, closer in (("$", "$"), ("\\(", "\\)"), ("**", "**")):
+            if text.startswith(opener) and text.endswith(closer) and len(text) > len(opener) + len(closer):
+                text = text[len(opener):-len(closer)]
+        if text == before:
+            return text
 
 
 def _same_text(a: str, b: str) -> bool:
     def fold(s: str) -> str:
-        return " ".join(re.sub(r"[^\w\s]", " ", s.lower()).split())
+        return " ".join(re.sub(r"[^\w\s]", " ", s.casefold()).split())
 
     return fold(a) == fold(b) != ""
 

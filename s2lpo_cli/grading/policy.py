@@ -1,7 +1,7 @@
-"""Grading rules v2 and v3 (docs/grading-policy.md): what the grader decides on top of math-verify's verdict.
+"""Grading rules v2 to v4 (docs/grading-policy.md): what the grader decides on top of math-verify's verdict.
 
 - An ordered pair or tuple (or interval) is not a set: `(1,2)` against `\\{1,2\\}` is wrong either way round,
-  although math-verify calls them equal.
+  although math-verify calls them equal; since v4 also when named (`x = (1,2)`, `x \\in (1,2)`).
 - A gold answer with a percent sign accepts the number and its fraction: `10\\%` matches `10`, `10\\%`,
   `0.1` and `\\frac{1}{10}`; an answer that carries its own percent sign is read in percent (`0.1\\%` is wrong).
 - A sequence written with an ellipsis (`1, 2, \\ldots, n`) is compared as text, spaces and the ellipsis
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sympy import FiniteSet, Interval, Tuple
+from sympy import Eq, FiniteSet, Interval, Tuple
 
 from s2lpo_cli.grading.equivalence import equivalent, parse_boxed
 from s2lpo_cli.grading.rewrite import normalize_text
@@ -23,6 +23,7 @@ from s2lpo_cli.grading.rewrite import normalize_text
 _PERCENT = re.compile(r"\\?%")
 _ELLIPSIS = re.compile(r"\\(?:ldots|cdots|dots)\b|\.\.\.|…")
 _SIZING = re.compile(r"\\(?:left|right|big|Big|bigl|bigr|Bigl|Bigr)\b")
+_NAMED = re.compile(r"^[^=]*?(?:=|\\in(?![A-Za-z]))")  # `x =` or `x \in` before a value
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,12 @@ def _written_as(text: str, parsed: list) -> str | None:
         return None
     shown = _SIZING.sub("", text).strip()
     value = parsed[0]
+    if isinstance(value, Eq):  # math-verify reads `x = (1,2)` and `x \in (1,2)` as Eq(x, value)
+        value = value.rhs
+        shown = _NAMED.sub("", shown, count=1).strip()
     if isinstance(value, Tuple | Interval) and shown[:1] in "([":
         return "ordered"
-    if isinstance(value, FiniteSet) and shown.startswith(("\\{", "\\lbrace")):
+    if isinstance(value, FiniteSet) and shown.startswith("\\{"):
         return "set"
     return None
 

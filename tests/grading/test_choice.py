@@ -25,6 +25,12 @@ CHOICES = {"A": "bank", "B": "ice cream", "C": "library", "D": "A dog", "E": "pa
         "<think>maybe \\boxed{A}</think>It melts. \\boxed{B}",
         "Cold and sweet.\n(B)",
         "Cold and sweet.\nB.",
+        # v4: a wrapped letter ended by a period, as the last line (no_answer before)
+        'Cold and sweet.\n"B".',
+        "Cold and sweet.\n**B**.",
+        "Cold and sweet.\n$B$.",
+        "Cold and sweet.\n**(B)**.",
+        "\\boxed{\\text{B}.}",
     ],
 )
 def test_accepted_forms_of_the_right_choice(response):
@@ -121,6 +127,13 @@ MONEY = {"A": "$5", "B": "$10", "C": "$15"}
         ("BOX", {"A": "fox", "B": "box"}, "B"),  # an answer that ends in X keeps its X
         ("XENON", {"A": "argon", "B": "xenon"}, "B"),  # ... and starts with one
         ("???", {"A": "cat", "B": "dog", "C": "—"}, None),  # all punctuation is no text, not the text "—"
+        # v4: wrappers and a final period in any nesting
+        ("**B**.", CHOICES, "B"),
+        ('"B".', CHOICES, "B"),
+        ("$B$.", CHOICES, "B"),
+        ("**$B$**", CHOICES, "B"),
+        ('"**ice cream**."', CHOICES, "B"),
+        ("STRASSE", {"A": "Straße", "B": "road"}, "A"),  # v4: case folded, not lowered (ß is ss)
     ],
 )
 def test_decorations_around_an_answer(answer, choices, label):

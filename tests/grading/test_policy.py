@@ -99,6 +99,12 @@ def graded(gold: str, answer: str) -> bool:
         ("\\{1,2\\}", "(1,2)"),
         ("\\left( 3, \\frac{\\pi}{2} \\right)", "\\{3, \\frac{\\pi}{2}\\}"),
         ("(1,2,3)", "\\left\\{1,2,3\\right\\}"),
+        # v4: named, with `=` or `\\in` (math-verify reads Eq(x, value))
+        ("\\{1,2\\}", "x = (1, 2)"),
+        ("\\{1,2\\}", "x \\in (1, 2)"),
+        ("(1,2)", "x = \\{1,2\\}"),
+        ("(1,2)", "x \\in \\left\\{1, 2\\right\\}"),
+        ("(1,2)", "(x, y) = \\{1,2\\}"),
     ],
 )
 def test_an_ordered_pair_or_tuple_is_not_a_set(gold, pred):
@@ -114,6 +120,11 @@ def test_an_ordered_pair_or_tuple_is_not_a_set(gold, pred):
         ("\\{1,2\\}", "\\{2,1\\}"),
         ("\\{1,2\\}", "1, 2"),  # a bare list is read as the set it lists
         ("(1,2,3)", "(1,2,3)"),
+        ("(1,2)", "x = (1, 2)"),
+        ("\\{1,2\\}", "x \\in \\{2, 1\\}"),
+        ("\\{1,2\\}", "\\lbrace 1, 2 \\rbrace"),
+        ("\\{1,2\\}", "\\left\\lbrace 1,2 \\right\\rbrace"),
+        ("x_{\\infty} = (1,2)", "(1, 2)"),  # `\\infty` is not `\\in`
     ],
 )
 def test_pairs_and_sets_still_match_their_own_kind(gold, pred):
@@ -207,6 +218,18 @@ def test_mathrm_e_is_eulers_number(gold, pred, expected):
     ],
 )
 def test_reported_false_positives_are_wrong(gold, pred):
+    assert graded(gold, pred) is False
+
+
+@pytest.mark.parametrize(
+    "gold,pred",
+    [
+        ("2", "\\lbrace 1, 2 \\rbrace"),  # math-verify 0.9 reads the answer as 2 ...
+        ("1.2", "\\left\\lbrace 1,2 \\right\\rbrace"),  # ... and this one as 1.2
+    ],
+)
+def test_a_set_in_brace_words_is_a_set_not_a_number(gold, pred):
+    assert judged(gold, pred) is True  # unrewritten, a set of two numbers scored as one of them
     assert graded(gold, pred) is False
 
 

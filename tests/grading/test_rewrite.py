@@ -1,4 +1,4 @@
-"""The text rewrites made before parsing (rewrite.py, rules v3): each form by hand, and what stays as written."""
+"""The text rewrites made before parsing (rewrite.py, rules v3 and v4): each form by hand, and what stays as written."""
 
 import pytest
 
@@ -33,6 +33,11 @@ from s2lpo_cli.grading.rewrite import normalize_text
         ("28\\text{ percent}", "28\\%"),
         ("28 \\mbox{pct}", "28\\%"),
         ("28 percentile", "28 percentile"),
+        # v4: brace words are braces
+        ("\\lbrace 1, 2 \\rbrace", "\\{ 1, 2 \\}"),
+        ("\\left\\lbrace 1,2 \\right\\rbrace", "\\left\\{ 1,2 \\right\\}"),
+        ("\\lbrace\\rbrace", "\\{\\}"),
+        ("\\lbraces", "\\lbraces"),  # not the command
     ],
 )
 def test_normalize_text_by_hand(text, expected):
