@@ -63,7 +63,7 @@ def _written_as(text: str, parsed: list) -> str | None:
     value = parsed[0]
     if isinstance(value, Eq):  # math-verify reads `x = (1,2)` and `x \in (1,2)` as Eq(x, value)
         value = value.rhs
-        shown = _NAMED.sub("", shown, count=1).strip()
+        shown = _NAMED.sub("", shown).strip()  # `^`: one match at most
     if isinstance(value, Tuple | Interval) and shown[:1] in "([":
         return "ordered"
     if isinstance(value, FiniteSet) and shown.startswith("\\{"):

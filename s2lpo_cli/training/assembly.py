@@ -105,5 +105,5 @@ class Response:
     text: str
     finish_reason: str
     explorer_logprobs: list[float] | None = None
-    regrade: bool = False  # explorer text was truncated: its stored reward no longer applies
+    regrade: bool = False  # explorer text truncated, or graded under other rules: its stored reward does not apply
     reward: float = 0.0

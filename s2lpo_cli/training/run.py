@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from s2lpo_cli.grading.version import RULES_VERSION
 from s2lpo_cli.preflight.findings import Finding, raise_errors
 from s2lpo_cli.recipe import Recipe, to_yaml
 from s2lpo_cli.run_folder import RunFolder, environment
@@ -39,6 +40,12 @@ class Preflight:
     explorer: dict[str, list[Any]] | None
     resume_from: Path | None
     complete: bool
+    explorer_rules: int | None = None  # the grading rules the store's rewards were graded under (None: unrecorded)
+
+    @property
+    def regrade_explorer(self) -> bool:
+        """The store's rewards come from other grading rules than the target's: grade its responses again."""
+        return self.explorer is not None and self.explorer_rules != RULES_VERSION
 
 
 def training_prompts(rows: list[Any], prompt_ids: list[list[int]]) -> list[Any]:
@@ -78,7 +85,8 @@ def preflight(recipe: Recipe) -> Preflight:
     resume_from, complete, run_dir_findings = _check_run_dir(recipe)
     raise_errors(f"cannot train {recipe.name}", findings + run_dir_findings)
     explorer = data.responses if data.store is not None else None
-    return Preflight(tokenizer, training_prompts(data.rows, data.prompt_ids), explorer, resume_from, complete)
+    rules = data.store.manifest.get("grading_rules_version") if data.store is not None else None
+    return Preflight(tokenizer, training_prompts(data.rows, data.prompt_ids), explorer, resume_from, complete, rules)
 
 
 # ---------------------------------------------------------------------- the run folder
@@ -155,7 +163,12 @@ def _train(recipe: Recipe, pre: Preflight, device: str, steps: list[Any], regist
     console = "console" in recipe.output.logger
     with Grader() as grader:
         trainer = Trainer(TrainerConfig.from_recipe(recipe), model, pre.tokenizer, pre.prompts, grader,
-                          explorer=pre.explorer, ref_model=ref)
+                          explorer=pre.explorer, ref_model=ref, regrade_explorer=pre.regrade_explorer)
+        if pre.regrade_explorer:
+            graded = "unrecorded" if pre.explorer_rules is None else f"v{pre.explorer_rules}"
+            err.print(f"{recipe.models.explorer_rollouts}: its rewards were graded under rules {graded}, this "
+                      f"grader's are v{RULES_VERSION}: its responses are graded again as they are replayed",
+                      highlight=False)
         if pre.resume_from is not None:
             state = load_checkpoint(pre.resume_from, model, trainer.optimizer)
             trainer.pool.load_state_dict(state.pool)

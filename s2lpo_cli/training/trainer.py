@@ -55,11 +55,15 @@ class Trainer:
         explorer: dict[str, list[Any]] | None = None,
         ref_model: Any = None,
         engine: PolicyEngine | None = None,
+        regrade_explorer: bool = False,
     ):
+        """`regrade_explorer`: grade the explorer's responses again instead of taking their stored rewards
+        (the store was graded under other grading rules)."""
         from s2lpo_cli.engines.embedded import EmbeddedEngine
 
         self.config, self.model, self.tokenizer, self.prompts = config, model, tokenizer, prompts
         self.grader, self.explorer, self.ref_model = grader, explorer or {}, ref_model
+        self.regrade_explorer = regrade_explorer
         self.device = next(model.parameters()).device
         self.engine: PolicyEngine = engine or EmbeddedEngine(model, tokenizer)
         self.pad_id = self.engine.pad_id
@@ -125,7 +129,8 @@ class Trainer:
                 ids, lps, cut = truncate_response(s.response_token_ids, s.response_logprobs, limit)
                 text = self.tokenizer.decode(ids, skip_special_tokens=True) if cut else s.response_text
                 out.append(Response(group, "explorer", prompt.token_ids, ids, text,
-                                    "length" if cut else s.finish_reason, lps, regrade=cut, reward=float(s.reward)))
+                                    "length" if cut else s.finish_reason, lps, regrade=cut or self.regrade_explorer,
+                                    reward=float(s.reward)))
         return out
 
     def _target_responses(self, index: int, batch: list[int], n: int) -> list[Response]:

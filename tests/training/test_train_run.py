@@ -91,6 +91,52 @@ def test_mismatched_tokenizer_is_refused_and_nothing_written(tiny_models, store,
     assert not run_dir.exists()
 
 
+@pytest.mark.parametrize(("stored", "regrade"), [(None, False), (3, True), ("unrecorded", True)])
+def test_a_store_graded_under_other_rules_is_graded_again_by_the_run(tiny_models, store, tmp_path, stored, regrade):
+    from s2lpo_cli.grading.version import RULES_VERSION
+    from s2lpo_cli.training.run import preflight
+
+    other = tmp_path / "store"
+    shutil.copytree(store, other)
+    manifest = json.loads((other / "manifest.json").read_text())
+    assert manifest["grading_rules_version"] == RULES_VERSION  # as `s2lpo sample` writes it
+    if stored == "unrecorded":  # a store written before versions were recorded
+        del manifest["grading_rules_version"]
+    elif stored is not None:
+        manifest["grading_rules_version"] = stored
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    pre = preflight(_recipe(tiny_models, other, tmp_path / "run"))
+    assert pre.explorer_rules == manifest.get("grading_rules_version")
+    assert pre.regrade_explorer is regrade
+
+
+def test_a_run_replaying_a_store_of_other_rules_takes_the_graders_rewards(tiny_models, store, tmp_path, capfd):
+    """Every stored reward flipped and the manifest saying rules v3: the run's explorer rewards are still the
+    grader's, those of the same run on the untouched store, and stderr says why."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from s2lpo_cli.training.run import run_training
+
+    stale = tmp_path / "stale"
+    shutil.copytree(store, stale)
+    for shard in (stale / "shards").glob("*.parquet"):
+        table = pq.read_table(shard)
+        flipped = pc.subtract(1.0, table.column("reward")).cast(table.schema.field("reward").type)
+        pq.write_table(table.set_column(table.schema.get_field_index("reward"), "reward", flipped), shard)
+    manifest = json.loads((stale / "manifest.json").read_text())
+    (stale / "manifest.json").write_text(json.dumps({**manifest, "grading_rules_version": 3}))
+    sets = ("schedule.anneal_steps=1", "schedule.total_steps=1", "output.save_every=0")
+    run_training(_recipe(tiny_models, store, tmp_path / "fresh", *sets))
+    capfd.readouterr()
+    run_training(_recipe(tiny_models, stale, tmp_path / "stale_run", *sets))
+    said = "".join(capfd.readouterr().err.split())  # without the console's line wrapping
+    assert "".join(f"{stale}: its rewards were graded under rules v3, this grader's are v".split()) in said
+    fresh, replayed = _metrics(tmp_path / "fresh"), _metrics(tmp_path / "stale_run")
+    assert [r["reward_explorer"] for r in replayed] == [r["reward_explorer"] for r in fresh]
+    assert 0.0 < fresh[0]["reward_explorer"] < 1.0  # flipping changed the stored mean: the test can tell
+
+
 def test_uncovered_prompts_are_refused_and_nothing_written(tiny_models, store, tmp_path):
     from s2lpo_cli.training.run import run_training
 

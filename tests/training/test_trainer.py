@@ -116,6 +116,28 @@ def test_truncated_explorer_responses_are_rescored(lm):
     assert all(len(r.explorer_logprobs) == len(r.token_ids) for r in responses)
 
 
+@pytest.mark.parametrize("regrade", [False, True])
+def test_a_store_graded_under_other_rules_is_graded_again(lm, regrade):
+    """Stored rewards that the current rules would not give (0 for the gold, 1 for a wrong answer): kept as
+    stored unless the trainer is told the store was graded under other rules."""
+    load, tok = lm
+    recipe = _recipe("schedule.anneal_steps=1", "schedule.total_steps=1")
+
+    def stored(text, k, reward):
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        return StoredResponse("p", "What is 2 + 2?", "4", "synthetic", [1, 2], k, text, ids,
+                              [-0.1] * len(ids), "stop", reward, "", "ok")
+
+    explorer = {"p": [stored("\\boxed{4}", 0, 0.0), stored("\\boxed{5}", 1, 1.0)]}
+    with Grader(workers=1) as grader:
+        trainer = Trainer(TrainerConfig.from_recipe(recipe), load(), tok, [Prompt("p", "4", [1, 2])], grader,
+                          explorer=explorer, regrade_explorer=regrade)
+        responses = trainer._explorer_responses([0], 2)
+        trainer._grade(responses, [0])
+    rewards = {r.text: r.reward for r in responses}
+    assert rewards == ({"\\boxed{4}": 1.0, "\\boxed{5}": 0.0} if regrade else {"\\boxed{4}": 0.0, "\\boxed{5}": 1.0})
+
+
 def test_checkpoint_round_trip_continues_identically(lm, tmp_path):
     load, tok = lm
     recipe = _recipe("optim.micro_batch=8", "optim.lr=1e-3")
