@@ -7,7 +7,8 @@ different rules are never compared silently. Raise it whenever a rule changes a 
 3: digit groups (`10\\,000`, `1 000`) are one number; percent words are a percent sign; boxes joined by
    commas or "and" are one answer (a list); a letter marked `B.`, `B)` or `(B)` picks its choice.
 4: `\\lbrace`/`\\rbrace` are braces; a named tuple or set (`x = (1,2)`, `x \\in \\{1,2\\}`) is held to the
-   tuple-is-not-a-set rule; a choice wrapped and then ended by a period (`**B**.`, `"B".`, `$B$.`) is read.
+   tuple-is-not-a-set rule; a choice wrapped and then ended by a period (`**B**.`, `"B".`, `$B$.`) is read;
+   choice texts are compared case-folded (`STRASSE` is `Straße`).
 """
 
 RULES_VERSION = 4
