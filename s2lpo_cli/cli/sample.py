@@ -112,9 +112,11 @@ def sample(
 ) -> None:
     """Sample N explorer responses per training prompt, grade them, and store them as sharded parquet.
 
-    A killed run continues where it stopped when run again; a finished one is not redone.
+    A killed run continues where it stopped when run again; a finished one is not redone. A store graded
+    under older grading rules is graded again in place (nothing is sampled again).
     """
     from s2lpo_cli.cli.sample_table import summary_table
+    from s2lpo_cli.grading.version import RULES_VERSION
     from s2lpo_cli.lookup.models import resolve_model
     from s2lpo_cli.lookup.recipes import recipe_for_explorer
     from s2lpo_cli.recipe import RECIPES_DIR, load_recipe
@@ -159,6 +161,9 @@ def sample(
         err.print(f"left out {result.dropped_duplicates} repeated question(s)")
     if result.dropped_long:
         err.print(f"left out {result.dropped_long} prompt(s) over data.max_prompt_tokens")
-    if result.already_complete:
+    if result.regraded_from:
+        err.print(f"{job.output}: its rewards were graded under {result.regraded_from}; graded again under "
+                  f"rules v{RULES_VERSION}", highlight=False)
+    if result.already_complete and not result.regraded_from:
         err.print(f"{job.output} already holds this run, complete; nothing to do (--force starts over)")
     out.print(summary_table(result.summary, str(job.output)))

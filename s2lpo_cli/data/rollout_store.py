@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,11 @@ class StoredResponse:
 
 
 COLUMNS = tuple(f.name for f in fields(StoredResponse))
+
+
+def grade_fields(grade: Any) -> dict[str, Any]:
+    """A grader's verdict (`Grade`) as a row's `reward`, `extracted_answer` and `grade_status`."""
+    return {"reward": 1.0 if grade.correct else 0.0, "extracted_answer": grade.extracted, "grade_status": grade.status}
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -193,6 +199,21 @@ class RolloutStore:
 
         table = pa.Table.from_pylist(rows, schema=schema())
         replace_atomically(self.shard_path(index), lambda tmp: pq.write_table(table, tmp))
+
+    def regrade(self, grade: Callable[[list[tuple[str, str]]], list[Any]], rules_version: int) -> int:
+        """Grade every written shard's responses again with `grade` (the grader of `rules_version`); returns
+        the shards graded. The manifest records the new rules only after the last shard, so a run killed
+        midway grades them all again the next time."""
+        import pyarrow.parquet as pq
+
+        shards = self.existing_shards()
+        for index in shards:
+            rows = pq.read_table(self.shard_path(index), schema=schema()).to_pylist()
+            grades = grade([(r["response_text"], r["ground_truth"]) for r in rows])
+            self.write_shard(index, [{**r, **grade_fields(g)} for r, g in zip(rows, grades, strict=True)])
+        self.manifest = {**self.manifest, "grading_rules_version": rules_version}
+        _write_json(self.path / MANIFEST, self.manifest)
+        return len(shards)
 
     def finish(self, counts: dict[str, Any]) -> None:
         self.manifest = {**self.manifest, "complete": True, "counts": counts}

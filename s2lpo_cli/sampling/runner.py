@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from s2lpo_cli.data.rollout_store import RolloutStore
+from s2lpo_cli.data.rollout_store import RolloutStore, grade_fields
 from s2lpo_cli.data.rows import Row, first_of_each
 from s2lpo_cli.data.train_sets import train_set_version
 from s2lpo_cli.engines.base import ChatMessages, Engine, PromptOutput
@@ -47,6 +47,7 @@ class SampleResult:
     resumed_shards: int  # shards found written when this run started
     dropped_duplicates: int
     dropped_long: int  # prompts over max_prompt_tokens, left out (--skip-long-prompts)
+    regraded_from: str | None = None  # "rules v3" when the store's written shards were graded again
 
 
 def prompt_seed(run_seed: int, prompt_id: str) -> int:
@@ -152,9 +153,7 @@ def shard_records(
                     "response_token_ids": completion.token_ids,
                     "response_logprobs": completion.logprobs,
                     "finish_reason": completion.finish_reason,
-                    "reward": 1.0 if grade.correct else 0.0,
-                    "extracted_answer": grade.extracted,
-                    "grade_status": grade.status,
+                    **grade_fields(grade),
                 }
             )
     return records
@@ -188,8 +187,17 @@ def run_sampling(
         job.output, build_manifest(job, rows, tokenizer, vllm_settings), force=job.force
     )
     existing = set(store.existing_shards())
+    regraded_from = None
+    if existing and store.manifest.get("grading_rules_version") != RULES_VERSION:
+        old = store.manifest.get("grading_rules_version")
+        regraded_from = "unrecorded rules" if old is None else f"rules v{old}"
+        with nullcontext(grader) if grader is not None else Grader() as grading:
+            store.regrade(grading.grade, RULES_VERSION)
     if store.complete:
-        return SampleResult(summarize(store.table()), store, True, len(existing), dropped, too_long)
+        summary = summarize(store.table())
+        if regraded_from:  # the counts hold the rewards' summary
+            store.finish(summary.as_dict())
+        return SampleResult(summary, store, True, len(existing), dropped, too_long, regraded_from)
     store.remove_partial_files()
     size = int(store.manifest["shard_prompts"])
     n_shards = -(-len(rows) // size)
@@ -226,4 +234,4 @@ def run_sampling(
                     on_shard(ShardDone(prompts=len(chunk), responses=len(pairs), tokens=tokens))
     summary = summarize(store.table())
     store.finish(summary.as_dict())
-    return SampleResult(summary, store, False, len(existing), dropped, too_long)
+    return SampleResult(summary, store, False, len(existing), dropped, too_long, regraded_from)

@@ -160,3 +160,37 @@ def test_force_stops_when_the_old_shards_cannot_be_deleted(tmp_path):
         RolloutStore.prepare(tmp_path / "r", {**IDENTITY, "seed": 1}, force=True)
     kept = RolloutStore.open(tmp_path / "r")
     assert kept.manifest["seed"] == 0 and kept.existing_shards() == [0]
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _grade_by_text(pairs, fail_after=None):
+    """A grader by hand: right when the response text is `r<gold>`; raises after `fail_after` calls."""
+    from s2lpo_cli.grading.grader import Grade
+
+    _grade_by_text.calls += 1
+    if fail_after is not None and _grade_by_text.calls > fail_after:
+        raise _Interrupted
+    return [Grade(text == f"r{gold}", text[1:], "ok") for text, gold in pairs]
+
+
+def test_regrade_rewrites_every_shards_verdicts_then_the_rules_version(tmp_path):
+    store = RolloutStore.prepare(tmp_path / "r", {**IDENTITY, "grading_rules_version": 3})
+    store.write_shard(0, [_row("a", 0), _row("a", 7, 0.0, None)])  # r0 marked right, r7 wrong: both stale
+    store.write_shard(1, [_row("b", 7, 0.0, None)])
+    _grade_by_text.calls = 0
+    with pytest.raises(_Interrupted):  # killed after the first shard
+        store.regrade(lambda pairs: _grade_by_text(pairs, fail_after=1), 4)
+    reopened = RolloutStore.open(tmp_path / "r")
+    assert reopened.manifest["grading_rules_version"] == 3  # not yet: the next run grades every shard again
+    assert [r["reward"] for r in reopened.table().to_pylist()] == [0.0, 1.0, 0.0]
+
+    _grade_by_text.calls = 0
+    assert reopened.regrade(_grade_by_text, 4) == 2
+    rows = RolloutStore.open(tmp_path / "r").table().to_pylist()
+    assert [(r["reward"], r["extracted_answer"], r["grade_status"]) for r in rows] == [
+        (0.0, "0", "ok"), (1.0, "7", "ok"), (1.0, "7", "ok")]
+    assert rows[0] == {**_row("a", 0), "reward": 0.0, "extracted_answer": "0"}  # nothing else changed
+    assert RolloutStore.open(tmp_path / "r").manifest["grading_rules_version"] == 4

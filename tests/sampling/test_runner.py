@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from s2lpo_cli.data.rollout_store import RolloutStore
@@ -118,6 +119,49 @@ def test_interrupted_run_resumes_to_exactly_the_uninterrupted_rows(
     # A finished run is not redone: no generation at all.
     again = run_sampling(job, engine=FailingAfter(engine, calls=0), grader=grader)
     assert again.already_complete and again.summary == reference.summary
+
+
+def _make_stale(store_dir: Path, rules_version: int | None) -> None:
+    """Every stored verdict flipped, and the manifest saying the store was graded under `rules_version`."""
+    store = RolloutStore.open(store_dir)
+    for index in store.existing_shards():
+        rows = pq.read_table(store.shard_path(index)).to_pylist()
+        store.write_shard(index, [{**r, "reward": 1.0 - r["reward"], "extracted_answer": "x", "grade_status": "ok"}
+                                  for r in rows])
+    manifest = json.loads((store_dir / "manifest.json").read_text())
+    manifest.pop("grading_rules_version")
+    if rules_version is not None:
+        manifest["grading_rules_version"] = rules_version
+    (store_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(("stored", "said"), [(3, "rules v3"), (None, "unrecorded rules")])
+def test_a_store_of_other_grading_rules_is_graded_again_not_sampled(
+    random_lm_dir, engine, grader, dataset, tmp_path, stored, said
+):
+    reference = run_sampling(_job(random_lm_dir, dataset, tmp_path / "full"), engine=engine, grader=grader)
+    job = _job(random_lm_dir, dataset, tmp_path / "stale")
+    run_sampling(job, engine=engine, grader=grader)
+    _make_stale(tmp_path / "stale", stored)
+    again = run_sampling(job, engine=FailingAfter(engine, calls=0), grader=grader)  # no generation
+    assert again.already_complete and again.regraded_from == said
+    assert _rows(again.store) == _rows(reference.store) and again.summary == reference.summary
+    manifest = json.loads((tmp_path / "stale" / "manifest.json").read_text())
+    assert manifest["grading_rules_version"] == RULES_VERSION and manifest["counts"] == reference.summary.as_dict()
+
+
+def test_a_resumed_store_of_other_grading_rules_is_graded_again_then_finished(
+    random_lm_dir, engine, grader, dataset, tmp_path
+):
+    reference = run_sampling(_job(random_lm_dir, dataset, tmp_path / "full"), engine=engine, grader=grader)
+    job = _job(random_lm_dir, dataset, tmp_path / "resumed")
+    with pytest.raises(Interrupted):
+        run_sampling(job, engine=FailingAfter(engine, calls=1), grader=grader)
+    _make_stale(tmp_path / "resumed", 3)
+    resumed = run_sampling(job, engine=engine, grader=grader)
+    assert resumed.regraded_from == "rules v3" and resumed.resumed_shards == 1 and not resumed.already_complete
+    assert _rows(resumed.store) == _rows(reference.store)
+    assert json.loads((tmp_path / "resumed" / "manifest.json").read_text())["grading_rules_version"] == RULES_VERSION
 
 
 def test_seed_fixes_the_rollouts(random_lm_dir, engine, grader, dataset, tmp_path):

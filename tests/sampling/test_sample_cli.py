@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from s2lpo_cli.cli.app import app
 from s2lpo_cli.data.rollout_store import RolloutStore
 from s2lpo_cli.errors import UserError
+from s2lpo_cli.grading.version import RULES_VERSION
 from s2lpo_cli.recipe import load_recipe
 from s2lpo_cli.sampling.job import build_job
 from s2lpo_cli.sampling.runner import run_sampling
@@ -131,6 +132,13 @@ def test_kill_9_then_rerun_gives_exactly_the_uninterrupted_rows(random_lm_dir, t
     assert RolloutStore.open(killed).table().to_pylist() == reference.table().to_pylist()
     again = runner.invoke(app, ["sample", *args, str(killed)], terminal_width=200)
     assert again.exit_code == 0 and "already holds this run" in " ".join(again.output.split())
+    manifest = json.loads((killed / "manifest.json").read_text())
+    (killed / "manifest.json").write_text(json.dumps({**manifest, "grading_rules_version": 3}))
+    regraded = runner.invoke(app, ["sample", *args, str(killed)], terminal_width=200)
+    said = " ".join(regraded.output.split())
+    assert regraded.exit_code == 0 and "already holds this run" not in said
+    assert f"{killed}: its rewards were graded under rules v3; graded again under rules v{RULES_VERSION}" in said
+    assert RolloutStore.open(killed).table().to_pylist() == reference.table().to_pylist()
 
 
 @pytest.mark.slow
