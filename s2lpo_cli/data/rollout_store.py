@@ -208,7 +208,7 @@ class RolloutStore:
 
         shards = self.existing_shards()
         for index in shards:
-            rows = pq.read_table(self.shard_path(index), schema=schema()).to_pylist()
+            rows = pq.read_table(self.shard_path(index)).to_pylist()
             grades = grade([(r["response_text"], r["ground_truth"]) for r in rows])
             self.write_shard(index, [{**r, **grade_fields(g)} for r, g in zip(rows, grades, strict=True)])
         self.manifest = {**self.manifest, "grading_rules_version": rules_version}

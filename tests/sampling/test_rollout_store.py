@@ -194,3 +194,12 @@ def test_regrade_rewrites_every_shards_verdicts_then_the_rules_version(tmp_path)
         (0.0, "0", "ok"), (1.0, "7", "ok"), (1.0, "7", "ok")]
     assert rows[0] == {**_row("a", 0), "reward": 0.0, "extracted_answer": "0"}  # nothing else changed
     assert RolloutStore.open(tmp_path / "r").manifest["grading_rules_version"] == 4
+
+
+def test_regrade_with_a_verdict_missing_stops_and_loses_no_row(tmp_path):
+    store = RolloutStore.prepare(tmp_path / "r", {**IDENTITY, "grading_rules_version": 3})
+    store.write_shard(0, [_row("a", 0), _row("a", 7, 0.0, None)])
+    _grade_by_text.calls = 0
+    with pytest.raises(ValueError, match="zip"):
+        store.regrade(lambda pairs: _grade_by_text(pairs)[:-1], 4)  # a grader that drops one verdict
+    assert store.table().to_pylist() == [_row("a", 0), _row("a", 7, 0.0, None)]
