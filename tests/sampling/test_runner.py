@@ -105,13 +105,19 @@ def test_sampling_writes_graded_rows_and_a_manifest(random_lm_dir, engine, grade
     assert result.summary.prompts == 5 and result.summary.responses == 15
 
 
-def test_interrupted_run_resumes_to_exactly_the_uninterrupted_rows(
-    random_lm_dir, engine, grader, dataset, tmp_path
-):
+def _uninterrupted_and_killed(random_lm_dir, engine, grader, dataset, tmp_path):
+    """An uninterrupted run's result, and the job of a run killed after its first shard (in tmp_path/resumed)."""
     reference = run_sampling(_job(random_lm_dir, dataset, tmp_path / "full"), engine=engine, grader=grader)
     job = _job(random_lm_dir, dataset, tmp_path / "resumed")
     with pytest.raises(Interrupted):
         run_sampling(job, engine=FailingAfter(engine, calls=1), grader=grader)
+    return reference, job
+
+
+def test_interrupted_run_resumes_to_exactly_the_uninterrupted_rows(
+    random_lm_dir, engine, grader, dataset, tmp_path
+):
+    reference, job = _uninterrupted_and_killed(random_lm_dir, engine, grader, dataset, tmp_path)
     assert RolloutStore.open(tmp_path / "resumed").existing_shards() == [0]
     resumed = run_sampling(job, engine=engine, grader=grader)
     assert resumed.resumed_shards == 1 and not resumed.already_complete
@@ -153,10 +159,7 @@ def test_a_store_of_other_grading_rules_is_graded_again_not_sampled(
 def test_a_resumed_store_of_other_grading_rules_is_graded_again_then_finished(
     random_lm_dir, engine, grader, dataset, tmp_path
 ):
-    reference = run_sampling(_job(random_lm_dir, dataset, tmp_path / "full"), engine=engine, grader=grader)
-    job = _job(random_lm_dir, dataset, tmp_path / "resumed")
-    with pytest.raises(Interrupted):
-        run_sampling(job, engine=FailingAfter(engine, calls=1), grader=grader)
+    reference, job = _uninterrupted_and_killed(random_lm_dir, engine, grader, dataset, tmp_path)
     _make_stale(tmp_path / "resumed", 3)
     resumed = run_sampling(job, engine=engine, grader=grader)
     assert resumed.regraded_from == "rules v3" and resumed.resumed_shards == 1 and not resumed.already_complete
