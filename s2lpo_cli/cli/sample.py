@@ -116,7 +116,7 @@ def sample(
     under older grading rules is graded again in place (nothing is sampled again).
     """
     from s2lpo_cli.cli.sample_table import summary_table
-    from s2lpo_cli.grading.version import RULES_VERSION
+    from s2lpo_cli.grading.version import RULES_VERSION, rules_name
     from s2lpo_cli.lookup.models import resolve_model
     from s2lpo_cli.lookup.recipes import recipe_for_explorer
     from s2lpo_cli.recipe import RECIPES_DIR, load_recipe
@@ -163,7 +163,7 @@ def sample(
         err.print(f"left out {result.dropped_long} prompt(s) over data.max_prompt_tokens")
     if result.regraded_from:
         err.print(f"{job.output}: its rewards were graded under {result.regraded_from}; graded again under "
-                  f"rules v{RULES_VERSION}", highlight=False)
+                  f"{rules_name(RULES_VERSION)}", highlight=False)
     if result.already_complete and not result.regraded_from:
         err.print(f"{job.output} already holds this run, complete; nothing to do (--force starts over)")
     out.print(summary_table(result.summary, str(job.output)))

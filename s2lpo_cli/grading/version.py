@@ -12,3 +12,8 @@ different rules are never compared silently. Raise it whenever a rule changes a 
 """
 
 RULES_VERSION = 4
+
+
+def rules_name(version: int | None) -> str:
+    """A version as messages name it: `rules v3`, or `unrecorded rules` for results written before versions."""
+    return "unrecorded rules" if version is None else f"rules v{version}"

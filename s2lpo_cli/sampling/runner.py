@@ -20,7 +20,7 @@ from s2lpo_cli.data.rollout_store import RolloutStore, grade_fields
 from s2lpo_cli.data.rows import Row, first_of_each
 from s2lpo_cli.data.train_sets import train_set_version
 from s2lpo_cli.engines.base import ChatMessages, Engine, PromptOutput
-from s2lpo_cli.grading.version import RULES_VERSION
+from s2lpo_cli.grading.version import RULES_VERSION, rules_name
 from s2lpo_cli.preflight.findings import raise_errors
 from s2lpo_cli.preflight.prompts import check_lengths, encode_rows, too_long
 from s2lpo_cli.prompting import build_messages, tokenizer_hash
@@ -189,8 +189,7 @@ def run_sampling(
     existing = set(store.existing_shards())
     regraded_from = None
     if existing and store.manifest.get("grading_rules_version") != RULES_VERSION:
-        old = store.manifest.get("grading_rules_version")
-        regraded_from = "unrecorded rules" if old is None else f"rules v{old}"
+        regraded_from = rules_name(store.manifest.get("grading_rules_version"))
         with nullcontext(grader) if grader is not None else Grader() as grading:
             store.regrade(grading.grade, RULES_VERSION)
     if store.complete:

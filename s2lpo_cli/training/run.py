@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from s2lpo_cli.grading.version import RULES_VERSION
+from s2lpo_cli.grading.version import RULES_VERSION, rules_name
 from s2lpo_cli.preflight.findings import Finding, raise_errors
 from s2lpo_cli.recipe import Recipe, to_yaml
 from s2lpo_cli.run_folder import RunFolder, environment
@@ -165,8 +165,8 @@ def _train(recipe: Recipe, pre: Preflight, device: str, steps: list[Any], regist
         trainer = Trainer(TrainerConfig.from_recipe(recipe), model, pre.tokenizer, pre.prompts, grader,
                           explorer=pre.explorer, ref_model=ref, regrade_explorer=pre.regrade_explorer)
         if pre.regrade_explorer:
-            graded = "unrecorded" if pre.explorer_rules is None else f"v{pre.explorer_rules}"
-            err.print(f"{recipe.models.explorer_rollouts}: its rewards were graded under rules {graded}, this "
+            err.print(f"{recipe.models.explorer_rollouts}: its rewards were graded under "
+                      f"{rules_name(pre.explorer_rules)}, this "
                       f"grader's are v{RULES_VERSION}: its responses are graded again as they are replayed",
                       highlight=False)
         if pre.resume_from is not None:
